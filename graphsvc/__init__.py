@@ -1,0 +1,1 @@
+"""The catalog graph service: entity model, temporal graph store, sync and GraphQL API."""

@@ -1,0 +1,52 @@
+"""What a catalog reader hands to the sync: raw documents, errors, and the files it could not read in full.
+
+Readers never validate entities (that is `graphsvc.model`'s job) and never touch the store; they only say
+what each source contains right now, and where each document came from, so that an error can point a user
+at a file, a document index and a line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CatalogDocument:
+    """One YAML document read from a catalog file, placeholders already resolved where possible."""
+
+    data: object
+    """The parsed document (normally a mapping; the model rejects anything else)."""
+    location: str
+    """Where it was read: `file:/abs/path`, `url:https://...`, or `git:<repo>@<commit>:<path>`."""
+    document_index: int
+    """0-based position of the document in its file."""
+    line: int | None
+    """1-based line where the document starts, when known."""
+
+
+@dataclass(frozen=True)
+class ReadError:
+    """A problem found while reading: a file, a document, a placeholder or a Location target."""
+
+    location: str
+    message: str
+    document_index: int | None = None
+    line: int | None = None
+    entity_ref: str | None = None
+    """Canonical ref of the entity the error belongs to, when the document said which one it is."""
+
+
+@dataclass
+class ReadResult:
+    """Everything one read of a source produced."""
+
+    source: str
+    """The root that was read, as given by the user (path, URL, or git repository)."""
+    documents: list[CatalogDocument] = field(default_factory=list)
+    errors: list[ReadError] = field(default_factory=list)
+    incomplete_locations: set[str] = field(default_factory=set)
+    """Files that could not be read in full (unreadable, unparsable, a required target missing).
+    The sync keeps every entity last seen in them instead of closing it."""
+    commit_sha: str | None = None
+    """The commit the documents were read at, for git sources."""
+    files_read: int = 0

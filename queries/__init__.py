@@ -1,0 +1,1 @@
+"""Saved reporting queries: named GraphQL documents run with parameters (a later issue)."""

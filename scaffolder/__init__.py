@@ -1,0 +1,1 @@
+"""The scaffolder: Backstage software templates run as GraphQL mutations (a later issue)."""
