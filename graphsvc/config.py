@@ -1,0 +1,76 @@
+"""Configuration: where the graph lives and what the catalog accepts.
+
+Values come from, in order of precedence: command-line flags, environment variables (`CATALOG_*`,
+`NEO4J_*`), an optional YAML file (`--config` or `CATALOG_CONFIG`), then these defaults. Zero configuration
+gives the embedded store in `./var/catalog-store`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """The configuration file or environment holds a value we cannot use."""
+
+
+class Settings(BaseModel):
+    backend: Literal["ladybug", "neo4j"] = "ladybug"
+    store_dir: Path = Path("var/catalog-store")
+    buffer_pool_mb: int = Field(1024, ge=64)
+    neo4j_uri: str = "bolt://localhost:7687"
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = "neo4j"
+    neo4j_database: str = "neo4j"
+    custom_kinds: list[str] = Field(default_factory=list)
+    """Kinds accepted besides Backstage's built-in ones; only their envelope is validated."""
+    fetch_timeout_s: float = Field(10.0, gt=0)
+    refresh_interval_s: int = Field(0, ge=0)
+    """When > 0, the service re-syncs every registered location this often."""
+
+
+_ENV = {
+    "CATALOG_BACKEND": "backend",
+    "CATALOG_STORE": "store_dir",
+    "CATALOG_BUFFER_POOL_MB": "buffer_pool_mb",
+    "NEO4J_URI": "neo4j_uri",
+    "NEO4J_USER": "neo4j_user",
+    "NEO4J_PASSWORD": "neo4j_password",
+    "NEO4J_DATABASE": "neo4j_database",
+    "CATALOG_CUSTOM_KINDS": "custom_kinds",
+    "CATALOG_FETCH_TIMEOUT": "fetch_timeout_s",
+    "CATALOG_REFRESH_INTERVAL": "refresh_interval_s",
+}
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {}
+    config_file = config_file or os.environ.get("CATALOG_CONFIG")
+    if config_file:
+        values.update(_read_file(Path(config_file)))
+    for variable, key in _ENV.items():
+        if os.environ.get(variable):
+            raw = os.environ[variable]
+            values[key] = [k.strip() for k in raw.split(",") if k.strip()] if key == "custom_kinds" else raw
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise ConfigError(f"invalid configuration: {error}") from error
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read the configuration file {path}: {error}") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"the configuration file {path} must hold a mapping of settings")
+    return data

@@ -1,0 +1,379 @@
+"""The Cypher core: every statement the store sends, written once for both engines.
+
+Statements are plain strings with `$parameters`. Batched writes take `$rows` (a list of maps with the same
+keys in every row) and use the forms measured fastest in graph-engines.md: bind a row field with `WITH`
+before using it as a MERGE/MATCH key, and one `MATCH` per endpoint before touching an edge. Where the
+engines differ the text asks the dialect (`edge_type`, `nullable_int`). `all_statements` enumerates every
+statement so that tests can lint the Neo4j side with Neo4j's own front end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cached_property
+
+from graphsvc.store.dialect import Dialect
+from graphsvc.store.schema import EDGE_LABELS, PRESENT, VERSION_EDGE
+
+ENTITY_FIELDS = (
+    "ref",
+    "kind",
+    "namespace",
+    "name",
+    "title",
+    "description",
+    "document",
+    "state",
+    "source",
+    "location",
+    "created_at",
+    "updated_at",
+)
+ENTITY_RETURN = ", ".join(f"e.{f}" for f in ENTITY_FIELDS)
+RELATION_LABELS = "|".join(EDGE_LABELS.values())
+OPEN = "IS NULL"
+
+# Properties an entity row sets on every upsert (besides ref and timestamps).
+ENTITY_STATE_PROPS = (
+    "kind",
+    "namespace",
+    "name",
+    "title",
+    "description",
+    "type",
+    "lifecycle",
+    "owner",
+    "system",
+    "domain",
+    "tags",
+    "search",
+    "document",
+    "hash",
+    "source",
+    "location",
+)
+
+SYNC_RUN_FIELDS = (
+    "id",
+    "source",
+    "started_at",
+    "finished_at",
+    "status",
+    "commit_sha",
+    "added",
+    "updated",
+    "removed",
+    "unchanged",
+    "errors",
+)
+SYNC_ERROR_FIELDS = (
+    "id",
+    "sync_run",
+    "source",
+    "location",
+    "document_index",
+    "line",
+    "entity_ref",
+    "category",
+    "message",
+    "at",
+)
+
+
+@dataclass(frozen=True)
+class EntityFilter:
+    """Equality filters over an entity's current state; None means "any"."""
+
+    kind: str | None = None
+    namespace: str | None = None
+    type: str | None = None
+    lifecycle: str | None = None
+    owner: str | None = None
+    system: str | None = None
+    domain: str | None = None
+    tag: str | None = None
+    text: str | None = None
+
+    def active(self) -> tuple[str, ...]:
+        """Names of the filters that are set, in declaration order (the statement cache key)."""
+        return tuple(f.name for f in fields(self) if getattr(self, f.name) is not None)
+
+    def parameters(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.active()}
+
+
+_CONDITIONS = {
+    "kind": "e.kind = $kind",
+    "namespace": "e.namespace = $namespace",
+    "type": "e.type = $type",
+    "lifecycle": "e.lifecycle = $lifecycle",
+    "owner": "e.owner = $owner",
+    "system": "e.system = $system",
+    "domain": "e.domain = $domain",
+    "tag": "$tag IN e.tags",
+    "text": "e.search CONTAINS $text",
+}
+FACET_FIELDS = ("kind", "namespace", "type", "lifecycle", "owner", "system", "domain", "tag")
+
+
+class Statements:
+    """The statements for one dialect. Built lazily, then reused as constant strings."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    # --- writes: entities and versions ---------------------------------------------------------------------
+
+    @cached_property
+    def upsert_entities(self) -> str:
+        sets = ", ".join(f"e.{p} = r.{p}" for p in ENTITY_STATE_PROPS)
+        return (
+            "UNWIND $rows AS r WITH r, r.ref AS ref MERGE (e:Entity {ref: ref}) "
+            "ON CREATE SET e.created_at = r.at "
+            f"SET {sets}, e.state = '{PRESENT}', e.updated_at = r.at"
+        )
+
+    @cached_property
+    def relocate_entities(self) -> str:
+        return "UNWIND $rows AS r WITH r, r.ref AS ref MATCH (e:Entity {ref: ref}) SET e.location = r.location"
+
+    @cached_property
+    def open_versions(self) -> str:
+        return (
+            "UNWIND $rows AS r WITH r, r.ref AS ref MATCH (e:Entity {ref: ref}) "
+            f"CREATE (e)-[:{VERSION_EDGE}]->(v:EntityVersion {{id: r.id, ref: ref, hash: r.hash, "
+            "document: r.document, valid_from: r.at, source: r.source, location: r.location, "
+            "sync_run: r.sync_run, commit_sha: r.commit_sha, commit_author: r.commit_author})"
+        )
+
+    @cached_property
+    def close_versions(self) -> str:
+        return (
+            "UNWIND $rows AS r WITH r, r.ref AS ref "
+            f"MATCH (e:Entity {{ref: ref}})-[:{VERSION_EDGE}]->(v:EntityVersion) WHERE v.valid_to {OPEN} "
+            "SET v.valid_to = r.at, v.closed_sync_run = r.sync_run, v.closed_commit_sha = r.commit_sha, "
+            "v.closed_commit_author = r.commit_author"
+        )
+
+    @cached_property
+    def mark_removed(self) -> str:
+        return (
+            "UNWIND $rows AS r WITH r, r.ref AS ref MATCH (e:Entity {ref: ref}) "
+            "SET e.state = 'removed', e.updated_at = r.at"
+        )
+
+    @cached_property
+    def ensure_targets(self) -> str:
+        """Stand-in nodes for relation targets that no source defines: Backstage keeps such relations."""
+        return (
+            "UNWIND $rows AS r WITH r, r.ref AS ref MERGE (e:Entity {ref: ref}) "
+            "ON CREATE SET e.state = 'dangling', e.kind = r.kind, e.namespace = r.namespace, e.name = r.name, "
+            "e.created_at = r.at, e.updated_at = r.at"
+        )
+
+    # --- writes: relation edges ----------------------------------------------------------------------------
+
+    def open_edges(self, label: str) -> str:
+        return (
+            "UNWIND $rows AS r MATCH (a:Entity {ref: r.src}) MATCH (b:Entity {ref: r.dst}) "
+            f"CREATE (a)-[:{label} {{origin: r.origin, valid_from: r.at, source: r.source, "
+            "sync_run: r.sync_run, commit_sha: r.commit_sha, commit_author: r.commit_author}]->(b) "
+            "RETURN count(*)"
+        )
+
+    def close_edges(self, label: str) -> str:
+        return (
+            "UNWIND $rows AS r MATCH (a:Entity {ref: r.src}) MATCH (b:Entity {ref: r.dst}) "
+            f"MATCH (a)-[x:{label}]->(b) WHERE x.origin = r.origin AND x.valid_to {OPEN} "
+            "SET x.valid_to = r.at, x.closed_sync_run = r.sync_run, x.closed_commit_sha = r.commit_sha, "
+            "x.closed_commit_author = r.commit_author"
+        )
+
+    # --- writes: sync runs, errors, registered locations ---------------------------------------------------
+
+    @cached_property
+    def create_sync_run(self) -> str:
+        return (
+            "CREATE (s:SyncRun {id: $id, source: $source, started_at: $started_at, status: 'running', "
+            "commit_sha: $commit_sha})"
+        )
+
+    @cached_property
+    def finish_sync_run(self) -> str:
+        return (
+            "MATCH (s:SyncRun {id: $id}) SET s.finished_at = $finished_at, s.status = $status, "
+            "s.added = $added, s.updated = $updated, s.removed = $removed, s.unchanged = $unchanged, "
+            "s.errors = $errors"
+        )
+
+    @cached_property
+    def create_errors(self) -> str:
+        as_int = self.dialect.nullable_int
+        return (
+            "UNWIND $rows AS r CREATE (x:SyncError {id: r.id, sync_run: r.sync_run, source: r.source, "
+            f"location: r.location, document_index: {as_int('r.document_index')}, line: {as_int('r.line')}, "
+            "entity_ref: r.entity_ref, category: r.category, message: r.message, at: r.at})"
+        )
+
+    @cached_property
+    def register_location(self) -> str:
+        return (
+            "MERGE (l:RegisteredLocation {target: $target}) "
+            "ON CREATE SET l.added_at = $at, l.branch = $branch, l.discovery_glob = $glob"
+        )
+
+    @cached_property
+    def unregister_location(self) -> str:
+        return "MATCH (l:RegisteredLocation {target: $target}) DELETE l"
+
+    # --- reads used by the sync ----------------------------------------------------------------------------
+
+    @cached_property
+    def source_state(self) -> str:
+        return "MATCH (e:Entity) WHERE e.source = $source RETURN e.ref, e.hash, e.state, e.location"
+
+    @cached_property
+    def claims(self) -> str:
+        return "UNWIND $refs AS ref MATCH (e:Entity {ref: ref}) RETURN e.ref, e.source, e.state"
+
+    @cached_property
+    def documents(self) -> str:
+        return "UNWIND $refs AS ref MATCH (e:Entity {ref: ref}) RETURN e.ref, e.document"
+
+    @cached_property
+    def registered_locations(self) -> str:
+        return "MATCH (l:RegisteredLocation) RETURN l.target, l.added_at, l.branch, l.discovery_glob ORDER BY l.target"
+
+    # --- reads used by the API -----------------------------------------------------------------------------
+
+    @cached_property
+    def entities_by_ref(self) -> str:
+        return f"UNWIND $refs AS ref MATCH (e:Entity {{ref: ref}}) WHERE e.state = '{PRESENT}' RETURN {ENTITY_RETURN}"
+
+    def _where(self, active: tuple[str, ...], *, paged: bool) -> str:
+        conditions = [f"e.state = '{PRESENT}'"] + [_CONDITIONS[name] for name in active if name != "owner"]
+        if paged:
+            conditions.append("e.ref > $after")
+        return " AND ".join(conditions)
+
+    def _match(self, active: tuple[str, ...]) -> str:
+        # An owner filter walks the owner's incoming OWNED_BY edges instead of scanning every entity.
+        if "owner" in active:
+            return f"MATCH (o:Entity {{ref: $owner}})<-[w:OWNED_BY]-(e:Entity) WHERE w.valid_to {OPEN} AND "
+        return "MATCH (e:Entity) WHERE "
+
+    def find_entities(self, active: tuple[str, ...]) -> str:
+        return (
+            f"{self._match(active)}{self._where(active, paged=True)} RETURN {ENTITY_RETURN} ORDER BY e.ref LIMIT $limit"
+        )
+
+    def count_entities(self, active: tuple[str, ...]) -> str:
+        return f"{self._match(active)}{self._where(active, paged=False)} RETURN count(e)"
+
+    def facet(self, field: str, active: tuple[str, ...]) -> str:
+        head = f"{self._match(active)}{self._where(active, paged=False)} "
+        if field == "tag":
+            return head + "UNWIND e.tags AS value RETURN value, count(*) AS n ORDER BY n DESC, value"
+        return (
+            head + f"WITH e.{field} AS value WHERE value IS NOT NULL RETURN value, count(*) AS n ORDER BY n DESC, value"
+        )
+
+    @cached_property
+    def outgoing_relations(self) -> str:
+        return (
+            f"UNWIND $refs AS ref MATCH (a:Entity {{ref: ref}})-[x:{RELATION_LABELS}]->(b:Entity) "
+            f"WHERE x.valid_to {OPEN} RETURN a.ref, {self.dialect.edge_type('x')}, b.ref"
+        )
+
+    @cached_property
+    def incoming_relations(self) -> str:
+        return (
+            f"UNWIND $refs AS ref MATCH (a:Entity {{ref: ref}})<-[x:{RELATION_LABELS}]-(b:Entity) "
+            f"WHERE x.valid_to {OPEN} RETURN a.ref, {self.dialect.edge_type('x')}, b.ref"
+        )
+
+    def neighbours(self, label: str, direction: str) -> str:
+        """One hop along open edges of one label, from many refs at once (breadth-first traversal)."""
+        arrow = f"-[x:{label}]->" if direction == "out" else f"<-[x:{label}]-"
+        return (
+            f"UNWIND $refs AS ref MATCH (a:Entity {{ref: ref}}){arrow}(b:Entity) "
+            f"WHERE x.valid_to {OPEN} RETURN DISTINCT a.ref, b.ref"
+        )
+
+    @cached_property
+    def sync_runs(self) -> str:
+        cols = ", ".join(f"s.{f}" for f in SYNC_RUN_FIELDS)
+        return f"MATCH (s:SyncRun) RETURN {cols} ORDER BY s.started_at DESC LIMIT $limit"
+
+    @cached_property
+    def latest_runs(self) -> str:
+        return "MATCH (s:SyncRun) RETURN s.source, max(s.started_at)"
+
+    def errors(self, active: tuple[str, ...]) -> str:
+        conditions = {
+            "sync_runs": "x.sync_run IN $sync_runs",
+            "location": "x.location = $location",
+            "entity_ref": "x.entity_ref = $entity_ref",
+        }
+        where = " AND ".join(conditions[name] for name in active) or "true"
+        cols = ", ".join(f"x.{f}" for f in SYNC_ERROR_FIELDS)
+        return f"MATCH (x:SyncError) WHERE {where} RETURN {cols} ORDER BY x.at DESC, x.id LIMIT $limit"
+
+    @cached_property
+    def latest_run_ids(self) -> str:
+        return "MATCH (s:SyncRun) WHERE s.source IN $sources AND s.started_at IN $moments RETURN s.id"
+
+
+def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
+    """Every statement the store can send, with the parameters it uses: the lint tests' input."""
+    from itertools import combinations
+
+    filters = tuple(f.name for f in fields(EntityFilter))
+    filter_sets = [()] + [(name,) for name in filters] + [filters] + list(combinations(("owner", "kind", "tag"), 2))
+    out: list[tuple[str, tuple[str, ...]]] = []
+    rows = ("rows",)
+    for name in (
+        "upsert_entities",
+        "relocate_entities",
+        "open_versions",
+        "close_versions",
+        "mark_removed",
+        "ensure_targets",
+        "create_errors",
+    ):
+        out.append((getattr(statements, name), rows))
+    for label in EDGE_LABELS.values():
+        out.append((statements.open_edges(label), rows))
+        out.append((statements.close_edges(label), rows))
+        for direction in ("out", "in"):
+            out.append((statements.neighbours(label, direction), ("refs",)))
+    out.append((statements.create_sync_run, ("id", "source", "started_at", "commit_sha")))
+    out.append(
+        (
+            statements.finish_sync_run,
+            ("id", "finished_at", "status", "added", "updated", "removed", "unchanged", "errors"),
+        )
+    )
+    out.append((statements.register_location, ("target", "at", "branch", "glob")))
+    out.append((statements.unregister_location, ("target",)))
+    out.append((statements.source_state, ("source",)))
+    for name in ("claims", "documents", "entities_by_ref", "outgoing_relations", "incoming_relations"):
+        out.append((getattr(statements, name), ("refs",)))
+    out.append((statements.registered_locations, ()))
+    for active in filter_sets:
+        out.append((statements.find_entities(active), active + ("after", "limit")))
+        out.append((statements.count_entities(active), active))
+        for field in FACET_FIELDS:
+            out.append((statements.facet(field, active), active))
+    out.append((statements.sync_runs, ("limit",)))
+    out.append((statements.latest_runs, ()))
+    out.append((statements.latest_run_ids, ("sources", "moments")))
+    for active in [
+        (),
+        ("sync_runs",),
+        ("location",),
+        ("entity_ref",),
+        ("sync_runs", "location", "entity_ref"),
+    ]:
+        out.append((statements.errors(active), active + ("limit",)))
+    return out

@@ -1,0 +1,81 @@
+"""The few places where LadybugDB's Cypher and Neo4j's differ, each one named.
+
+Every statement the store sends is written once in `cypher.py`; where the two engines disagree, the
+statement asks its dialect for the fragment. See ../shared/docs/graph-engines.md for the measured table.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from graphsvc.store.schema import EDGE_COLUMNS, EDGE_LABELS, NODE_TABLES, VERSION_EDGE
+
+
+class Dialect(ABC):
+    name: str
+
+    @abstractmethod
+    def schema_statements(self) -> list[str]:
+        """DDL that creates tables / constraints / indexes, idempotently."""
+
+    @abstractmethod
+    def edge_type(self, variable: str) -> str:
+        """The label of a relationship: `label(r)` on LadybugDB, `type(r)` on Neo4j."""
+
+    @abstractmethod
+    def nullable_int(self, expression: str) -> str:
+        """An integer read from a `$rows` map that may be null in every row.
+
+        LadybugDB types an all-null column as STRING, so it needs an explicit cast.
+        """
+
+
+class LadybugDialect(Dialect):
+    name = "ladybug"
+
+    def schema_statements(self) -> list[str]:
+        statements = []
+        for table in NODE_TABLES:
+            columns = ", ".join(
+                f"{c.name} {c.type}" + (" PRIMARY KEY" if c.name == table.key else "") for c in table.columns
+            )
+            statements.append(f"CREATE NODE TABLE IF NOT EXISTS {table.label}({columns})")
+        edge_columns = ", ".join(f"{c.name} {c.type}" for c in EDGE_COLUMNS)
+        for label in EDGE_LABELS.values():
+            statements.append(f"CREATE REL TABLE IF NOT EXISTS {label}(FROM Entity TO Entity, {edge_columns})")
+        statements.append(f"CREATE REL TABLE IF NOT EXISTS {VERSION_EDGE}(FROM Entity TO EntityVersion)")
+        return statements
+
+    def edge_type(self, variable: str) -> str:
+        return f"label({variable})"
+
+    def nullable_int(self, expression: str) -> str:
+        return f"cast({expression} AS INT64)"
+
+
+class Neo4jDialect(Dialect):
+    name = "neo4j"
+
+    def schema_statements(self) -> list[str]:
+        statements = []
+        for table in NODE_TABLES:
+            low = table.label.lower()
+            statements.append(
+                f"CREATE CONSTRAINT {low}_{table.key} IF NOT EXISTS "
+                f"FOR (n:{table.label}) REQUIRE n.{table.key} IS UNIQUE"
+            )
+            for prop in table.indexed:
+                statements.append(f"CREATE INDEX {low}_{prop} IF NOT EXISTS FOR (n:{table.label}) ON (n.{prop})")
+        for label in EDGE_LABELS.values():
+            statements.append(
+                f"CREATE INDEX {label.lower()}_validity IF NOT EXISTS "
+                f"FOR ()-[r:{label}]-() ON (r.valid_from, r.valid_to)"
+            )
+            statements.append(f"CREATE INDEX {label.lower()}_origin IF NOT EXISTS FOR ()-[r:{label}]-() ON (r.origin)")
+        return statements
+
+    def edge_type(self, variable: str) -> str:
+        return f"type({variable})"
+
+    def nullable_int(self, expression: str) -> str:
+        return f"toInteger({expression})"

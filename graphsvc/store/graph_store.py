@@ -1,0 +1,219 @@
+"""The temporal graph store: one interface over either engine, all logic written once.
+
+Reads here are the *present* graph: open versions and open edges (`valid_to IS NULL`) of entities whose state
+is `present`. Writes come from the sync (`graphsvc.sync`), which decides what changed; this class only knows
+how to express reads and batches in Cypher.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from graphsvc.model import REVERSE_RELATION
+from graphsvc.store.backend import Backend, Statement
+from graphsvc.store.cypher import FACET_FIELDS, EntityFilter, Statements
+from graphsvc.store.records import (
+    EntityRecord,
+    ErrorRecord,
+    RegisteredLocationRecord,
+    RelationRow,
+    SyncRunRecord,
+)
+from graphsvc.store.schema import FORWARD_TYPES
+
+MAX_PAGE = 1000
+
+
+class GraphStore:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.statements = Statements(backend.dialect)
+        backend.write_schema(backend.dialect.schema_statements())  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def write(self, statements: Sequence[Statement]) -> list[list[list[Any]]]:
+        """One atomic batch: readers see all of it or none of it."""
+        return self.backend.write([s for s in statements if not _is_empty_batch(s)])
+
+    # --- what the sync needs ---------------------------------------------------------------------------------
+
+    def source_state(self, source: str) -> dict[str, tuple[str | None, str, str | None]]:
+        """ref -> (content hash, state, location) for every entity the source has ever claimed."""
+        rows = self.backend.read(self.statements.source_state, {"source": source})
+        return {ref: (digest, state, location) for ref, digest, state, location in rows}
+
+    def claims(self, refs: Iterable[str]) -> dict[str, tuple[str | None, str]]:
+        """ref -> (claiming source, state) for the refs that exist as nodes."""
+        out: dict[str, tuple[str | None, str]] = {}
+        for chunk in _chunks(list(refs), 5000):
+            for ref, source, state in self.backend.read(self.statements.claims, {"refs": chunk}):
+                out[ref] = (source, state)
+        return out
+
+    def documents(self, refs: Iterable[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(refs), 2000):
+            for ref, document in self.backend.read(self.statements.documents, {"refs": chunk}):
+                if document:
+                    out[ref] = json.loads(document)
+        return out
+
+    def start_sync_run(self, run_id: str, source: str, started_at: int, commit_sha: str | None) -> None:
+        self.write(
+            [
+                (
+                    self.statements.create_sync_run,
+                    {
+                        "id": run_id,
+                        "source": source,
+                        "started_at": started_at,
+                        "commit_sha": commit_sha,
+                    },
+                )
+            ]
+        )
+
+    def finish_sync_run(self, run_id: str, *, finished_at: int, status: str, counts: dict[str, int]) -> None:
+        self.write(
+            [
+                (
+                    self.statements.finish_sync_run,
+                    {"id": run_id, "finished_at": finished_at, "status": status, **counts},
+                )
+            ]
+        )
+
+    def record_errors(self, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows, 1000):
+            self.write([(self.statements.create_errors, {"rows": chunk})])
+
+    # --- registered locations ------------------------------------------------------------------------------
+
+    def register_location(self, target: str, at: int, branch: str | None = None, glob: str | None = None) -> None:
+        self.write(
+            [
+                (
+                    self.statements.register_location,
+                    {"target": target, "at": at, "branch": branch, "glob": glob},
+                )
+            ]
+        )
+
+    def unregister_location(self, target: str) -> None:
+        self.write([(self.statements.unregister_location, {"target": target})])
+
+    def registered_locations(self) -> list[RegisteredLocationRecord]:
+        return [RegisteredLocationRecord(*row) for row in self.backend.read(self.statements.registered_locations)]
+
+    # --- entity reads ------------------------------------------------------------------------------------------
+
+    def entities(self, refs: Sequence[str]) -> dict[str, EntityRecord]:
+        """Present entities by canonical ref; absent refs are simply missing from the result."""
+        if not refs:
+            return {}
+        rows = self.backend.read(self.statements.entities_by_ref, {"refs": list(refs)})
+        return {row[0]: EntityRecord(*row) for row in rows}
+
+    def entity(self, ref: str) -> EntityRecord | None:
+        return self.entities([ref]).get(ref)
+
+    def find_entities(self, where: EntityFilter, *, first: int, after: str | None) -> list[EntityRecord]:
+        """Up to `first` entities matching `where`, ordered by ref, starting after the ref `after`."""
+        active = where.active()
+        params = {**where.parameters(), "after": after or "", "limit": min(first, MAX_PAGE)}
+        rows = self.backend.read(self.statements.find_entities(active), params)
+        return [EntityRecord(*row) for row in rows]
+
+    def count_entities(self, where: EntityFilter) -> int:
+        active = where.active()
+        return self.backend.read(self.statements.count_entities(active), where.parameters())[0][0]
+
+    def facets(self, field: str, where: EntityFilter) -> list[tuple[str, int]]:
+        if field not in FACET_FIELDS:
+            raise ValueError(f"unknown facet field {field!r}; expected one of {', '.join(FACET_FIELDS)}")
+        rows = self.backend.read(self.statements.facet(field, where.active()), where.parameters())
+        return [(value, count) for value, count in rows]
+
+    # --- relations and traversals ----------------------------------------------------------------------------
+
+    def relations(self, refs: Sequence[str]) -> dict[str, list[RelationRow]]:
+        """Backstage's relation rows of each entity: its outgoing rows, reverse types included, sorted."""
+        found: dict[str, set[RelationRow]] = {ref: set() for ref in refs}
+        if refs:
+            params = {"refs": list(refs)}
+            for ref, label, other in self.backend.read(self.statements.outgoing_relations, params):
+                found[ref].add(RelationRow(FORWARD_TYPES[label], other, ref))
+            for ref, label, other in self.backend.read(self.statements.incoming_relations, params):
+                found[ref].add(RelationRow(REVERSE_RELATION[FORWARD_TYPES[label]], other, ref))
+        return {ref: sorted(rows) for ref, rows in found.items()}
+
+    def neighbours(self, refs: Sequence[str], label: str, direction: str) -> dict[str, list[str]]:
+        """For each ref, the refs one open `label` edge away (direction "out" or "in")."""
+        out: dict[str, list[str]] = {ref: [] for ref in refs}
+        if refs:
+            for ref, other in self.backend.read(self.statements.neighbours(label, direction), {"refs": list(refs)}):
+                out[ref].append(other)
+        return out
+
+    def reachable(self, start: str, label: str, direction: str, depth: int) -> list[str]:
+        """Refs reachable from `start` in 1..depth hops, breadth first, each once, nearest first.
+
+        One statement per level rather than a variable-length pattern: the cost stays proportional to the
+        nodes reached even on dense DAGs, and the text is the same on both engines.
+        """
+        seen = {start}
+        order: list[str] = []
+        frontier = [start]
+        for _ in range(depth):
+            if not frontier:
+                break
+            step = self.neighbours(frontier, label, direction)
+            frontier = sorted({ref for refs in step.values() for ref in refs} - seen)
+            seen.update(frontier)
+            order.extend(frontier)
+        return order
+
+    # --- sync runs and errors --------------------------------------------------------------------------------
+
+    def sync_runs(self, limit: int = 50) -> list[SyncRunRecord]:
+        return [SyncRunRecord(*row) for row in self.backend.read(self.statements.sync_runs, {"limit": limit})]
+
+    def latest_sync_run_ids(self) -> list[str]:
+        latest = self.backend.read(self.statements.latest_runs)
+        if not latest:
+            return []
+        params = {"sources": [s for s, _ in latest], "moments": [t for _, t in latest]}
+        return [row[0] for row in self.backend.read(self.statements.latest_run_ids, params)]
+
+    def errors(
+        self,
+        *,
+        sync_runs: Sequence[str] | None = None,
+        location: str | None = None,
+        entity_ref: str | None = None,
+        limit: int = 100,
+    ) -> list[ErrorRecord]:
+        params: dict[str, Any] = {
+            "sync_runs": list(sync_runs) if sync_runs is not None else None,
+            "location": location,
+            "entity_ref": entity_ref,
+        }
+        params = {k: v for k, v in params.items() if v is not None}
+        params["limit"] = limit
+        active = tuple(k for k in ("sync_runs", "location", "entity_ref") if k in params)
+        return [ErrorRecord(*row) for row in self.backend.read(self.statements.errors(active), params)]
+
+
+def _is_empty_batch(statement: Statement) -> bool:
+    """LadybugDB cannot bind an UNWIND over an empty list, and there is nothing to do anyway."""
+    rows = statement[1].get("rows")
+    return rows is not None and len(rows) == 0
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

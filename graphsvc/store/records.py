@@ -1,0 +1,83 @@
+"""What the store returns: plain frozen records, independent of the engine and of GraphQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EntityRecord:
+    ref: str
+    kind: str
+    namespace: str
+    name: str
+    title: str | None
+    description: str | None
+    document_json: str = field(repr=False)
+    state: str
+    source: str | None
+    location: str | None
+    created_at: int | None
+    updated_at: int | None
+
+    @cached_property
+    def document(self) -> dict[str, Any]:
+        """The entity as Backstage shapes it (apiVersion/kind/metadata/spec), parsed on first use."""
+        return json.loads(self.document_json)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.document.get("metadata") or {}
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.document.get("spec") or {}
+
+
+@dataclass(frozen=True, order=True)
+class RelationRow:
+    """One Backstage relation row of an entity: `source --type--> target`."""
+
+    type: str
+    target: str
+    source: str
+
+
+@dataclass(frozen=True)
+class SyncRunRecord:
+    id: str
+    source: str
+    started_at: int
+    finished_at: int | None
+    status: str
+    commit_sha: str | None
+    added: int | None
+    updated: int | None
+    removed: int | None
+    unchanged: int | None
+    errors: int | None
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    id: str
+    sync_run: str
+    source: str
+    location: str | None
+    document_index: int | None
+    line: int | None
+    entity_ref: str | None
+    category: str
+    message: str
+    at: int
+
+
+@dataclass(frozen=True)
+class RegisteredLocationRecord:
+    target: str
+    added_at: int
+    branch: str | None
+    glob: str | None

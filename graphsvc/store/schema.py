@@ -1,0 +1,99 @@
+"""The graph's shape, declared as data: node tables, their properties, and the relation edge types.
+
+Backstage relation rows come in pairs (`ownedBy` / `ownerOf`). The store keeps one edge per pair, in the
+direction of the forward type, and derives the reverse row when reading: half the edges, and the two rows
+of a pair can never disagree. Each edge also records its *origin*, the entity whose spec declared it, because
+Backstage drops a relation when its originating entity goes away, not when its target does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Backstage forward relation type -> edge label. The reverse types are read off incoming edges.
+EDGE_LABELS: dict[str, str] = {
+    "ownedBy": "OWNED_BY",
+    "providesApi": "PROVIDES_API",
+    "consumesApi": "CONSUMES_API",
+    "dependsOn": "DEPENDS_ON",
+    "parentOf": "PARENT_OF",
+    "memberOf": "MEMBER_OF",
+    "partOf": "PART_OF",
+}
+FORWARD_TYPES: dict[str, str] = {label: rel for rel, label in EDGE_LABELS.items()}
+VERSION_EDGE = "HAS_VERSION"
+
+# Entity.state values. A `dangling` node stands in for a relation target no source has defined (yet).
+PRESENT = "present"
+REMOVED = "removed"
+DANGLING = "dangling"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # LadybugDB type name; Neo4j is schemaless
+
+
+@dataclass(frozen=True)
+class NodeTable:
+    label: str
+    key: str
+    columns: tuple[Column, ...]
+    indexed: tuple[str, ...] = ()  # secondary indexes where the backend has them (Neo4j)
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    return tuple(Column(*item.split(":")) for item in spec.split())
+
+
+ENTITY = NodeTable(
+    "Entity",
+    "ref",
+    _cols(
+        "ref:STRING kind:STRING namespace:STRING name:STRING title:STRING description:STRING "
+        "type:STRING lifecycle:STRING owner:STRING system:STRING domain:STRING tags:STRING[] "
+        "search:STRING document:STRING hash:STRING source:STRING location:STRING state:STRING "
+        "created_at:INT64 updated_at:INT64"
+    ),
+    indexed=("kind", "source", "owner", "state"),
+)
+ENTITY_VERSION = NodeTable(
+    "EntityVersion",
+    "id",
+    _cols(
+        "id:STRING ref:STRING hash:STRING document:STRING valid_from:INT64 valid_to:INT64 "
+        "source:STRING location:STRING sync_run:STRING commit_sha:STRING commit_author:STRING "
+        "closed_sync_run:STRING closed_commit_sha:STRING closed_commit_author:STRING"
+    ),
+    indexed=("ref", "valid_from", "valid_to"),
+)
+SYNC_RUN = NodeTable(
+    "SyncRun",
+    "id",
+    _cols(
+        "id:STRING source:STRING started_at:INT64 finished_at:INT64 status:STRING commit_sha:STRING "
+        "added:INT64 updated:INT64 removed:INT64 unchanged:INT64 errors:INT64"
+    ),
+    indexed=("started_at",),
+)
+SYNC_ERROR = NodeTable(
+    "SyncError",
+    "id",
+    _cols(
+        "id:STRING sync_run:STRING source:STRING location:STRING document_index:INT64 line:INT64 "
+        "entity_ref:STRING category:STRING message:STRING at:INT64"
+    ),
+    indexed=("sync_run", "entity_ref", "location"),
+)
+REGISTERED_LOCATION = NodeTable(
+    "RegisteredLocation",
+    "target",
+    _cols("target:STRING added_at:INT64 branch:STRING discovery_glob:STRING"),
+)
+NODE_TABLES = (ENTITY, ENTITY_VERSION, SYNC_RUN, SYNC_ERROR, REGISTERED_LOCATION)
+
+EDGE_COLUMNS = _cols(
+    "origin:STRING valid_from:INT64 valid_to:INT64 source:STRING sync_run:STRING commit_sha:STRING "
+    "commit_author:STRING closed_sync_run:STRING closed_commit_sha:STRING closed_commit_author:STRING"
+)

@@ -1,0 +1,463 @@
+"""One sync of one source: compare what the source says now with what the store holds, write the difference.
+
+Rules (the store never forgets):
+- An unchanged entity writes nothing (its raw document hashes the same).
+- A changed entity closes its open version and opens a new one; its relation edges are diffed by origin.
+- An entity gone from its source is closed (`valid_to` = sync time) and marked removed, never deleted.
+- An entity whose document is now invalid, or whose file could not be read in full, keeps its last good
+  version: errors never lose data.
+- A ref already claimed by another source is a conflict; the first claimant keeps it (Backstage semantics).
+Each batch of entities is written in one transaction, so readers never see half of a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphsvc.model import (
+    Entity,
+    ModelError,
+    Relation,
+    derive_relations,
+    parse_entity_ref,
+    validate_entity,
+)
+from graphsvc.store.graph_store import GraphStore
+from graphsvc.store.schema import DANGLING, EDGE_LABELS, PRESENT
+from graphsvc.timestamps import now_micros
+from ingestors.documents import CatalogDocument, ReadResult
+
+BATCH_SIZE = 1000
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Candidate:
+    """A document of the source that names an entity, before we know whether it changed."""
+
+    ref: str
+    document: CatalogDocument
+    digest: str
+    entity: Entity | None = None
+
+
+@dataclass
+class SyncSummary:
+    run_id: str
+    source: str
+    started_at: int
+    finished_at: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "errors": len(self.errors),
+        }
+
+
+@dataclass
+class Provenance:
+    source: str
+    sync_run: str
+    at: int
+    commit_sha: str | None = None
+    commit_author: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "sync_run": self.sync_run,
+            "at": self.at,
+            "commit_sha": self.commit_sha,
+            "commit_author": self.commit_author,
+        }
+
+
+def sync_source(
+    store: GraphStore,
+    result: ReadResult,
+    *,
+    source: str,
+    at: int | None = None,
+    custom_kinds: Iterable[str] = (),
+    commit_author: str | None = None,
+    progress: Progress | None = None,
+) -> SyncSummary:
+    """Bring the store in line with `result`, the current content of `source`."""
+    run = Provenance(source, uuid.uuid4().hex, at if at is not None else now_micros(), result.commit_sha, commit_author)
+    summary = SyncSummary(run.sync_run, source, run.at)
+    store.start_sync_run(run.sync_run, source, run.at, run.commit_sha)
+    try:
+        _Sync(store, result, run, frozenset(k.lower() for k in custom_kinds), summary, progress).apply()
+    except BaseException:
+        store.finish_sync_run(run.sync_run, finished_at=now_micros(), status="failed", counts=summary.counts)
+        raise
+    store.record_errors(summary.errors)
+    summary.finished_at = now_micros()
+    status = "completed_with_errors" if summary.errors else "completed"
+    store.finish_sync_run(run.sync_run, finished_at=summary.finished_at, status=status, counts=summary.counts)
+    return summary
+
+
+class _Sync:
+    def __init__(
+        self,
+        store: GraphStore,
+        result: ReadResult,
+        run: Provenance,
+        custom_kinds: frozenset[str],
+        summary: SyncSummary,
+        progress: Progress | None,
+    ) -> None:
+        self.store = store
+        self.result = result
+        self.run = run
+        self.custom_kinds = custom_kinds
+        self.summary = summary
+        self.progress = progress
+        self.incomplete = set(result.incomplete_locations)
+        self.retained: set[str] = set()
+        self.known_nodes: set[str] = set()
+
+    def apply(self) -> None:
+        for error in self.result.errors:
+            self.error("read", error.message, error.location, error.document_index, error.line, error.entity_ref)
+        candidates = self.collect()
+        existing = self.store.source_state(self.run.source)
+        self.known_nodes.update(existing)
+        candidates = self.drop_conflicts(candidates, existing)
+        changed, relocated = self.classify(candidates, existing)
+        self.write_changes(changed, existing)
+        self.store.write(
+            [
+                (
+                    self.store.statements.relocate_entities,
+                    {"rows": [{"ref": c.ref, "location": c.document.location} for c in relocated]},
+                )
+            ]
+        )
+        self.write_removals(candidates, existing)
+
+    # --- reading the source ------------------------------------------------------------------------------
+
+    def collect(self) -> dict[str, Candidate]:
+        candidates: dict[str, Candidate] = {}
+        for document in self.result.documents:
+            ref = _quick_ref(document.data)
+            if ref is None:
+                self.reject(document, None)
+                continue
+            if ref in candidates:
+                first = candidates[ref].document
+                self.error(
+                    "duplicate",
+                    f"{ref} is defined twice in this source: first in {first.location} "
+                    f"(document {first.document_index}), again here; the first definition is kept",
+                    document.location,
+                    document.document_index,
+                    document.line,
+                    ref,
+                )
+                continue
+            candidates[ref] = Candidate(ref, document, _digest(document.data))
+        return candidates
+
+    def reject(self, document: CatalogDocument, ref: str | None, error: ModelError | None = None) -> None:
+        """Record an invalid document and keep whatever the store last knew about it."""
+        if error is None:
+            try:
+                validate_entity(document.data, custom_kinds=self.custom_kinds)
+            except ModelError as found:
+                error = found
+        message = str(error) if error else "not a catalog entity"
+        self.error("validation", message, document.location, document.document_index, document.line, ref)
+        if ref is None:
+            self.incomplete.add(document.location)  # we cannot tell which entity it was: keep the whole file
+        else:
+            self.retained.add(ref)
+
+    def drop_conflicts(
+        self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
+    ) -> dict[str, Candidate]:
+        foreign = [ref for ref in candidates if ref not in existing]
+        claims = self.store.claims(foreign)
+        self.known_nodes.update(claims)
+        for ref, (owner, state) in claims.items():
+            if owner is not None and owner != self.run.source and state == PRESENT:
+                document = candidates.pop(ref).document
+                self.error(
+                    "conflict",
+                    f"{ref} is already defined by the source {owner}; the first source keeps "
+                    "it (unregister that source or remove the entity there to move it here)",
+                    document.location,
+                    document.document_index,
+                    document.line,
+                    ref,
+                )
+        return candidates
+
+    def classify(
+        self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
+    ) -> tuple[list[Candidate], list[Candidate]]:
+        changed: list[Candidate] = []
+        relocated: list[Candidate] = []
+        for candidate in candidates.values():
+            digest, state, location = existing.get(candidate.ref, (None, DANGLING, None))
+            if digest == candidate.digest and state == PRESENT:
+                self.summary.unchanged += 1
+                if location != candidate.document.location:
+                    relocated.append(candidate)
+                continue
+            try:
+                candidate.entity = validate_entity(candidate.document.data, custom_kinds=self.custom_kinds)
+            except ModelError as error:
+                self.reject(candidate.document, candidate.ref, error)
+                continue
+            if candidate.entity.ref != candidate.ref:  # cannot happen unless the quick ref disagrees
+                self.reject(candidate.document, candidate.ref, ModelError(f"ref mismatch {candidate.entity.ref}"))
+                continue
+            changed.append(candidate)
+        return changed, relocated
+
+    # --- writing ------------------------------------------------------------------------------------------
+
+    def write_changes(self, changed: list[Candidate], existing: dict[str, tuple[str | None, str, str | None]]) -> None:
+        total = len(changed)
+        for start in range(0, total, BATCH_SIZE):
+            batch = changed[start : start + BATCH_SIZE]
+            previously_present = [c.ref for c in batch if existing.get(c.ref, (None, DANGLING))[1] == PRESENT]
+            old = self.old_relations(previously_present)
+            new: dict[str, list[Relation]] = {}
+            accepted: list[Candidate] = []
+            for candidate in batch:
+                try:
+                    new[candidate.ref] = derive_relations(candidate.entity)
+                except ModelError as error:
+                    self.reject(candidate.document, candidate.ref, error)
+                    continue
+                accepted.append(candidate)
+            self.store.write(self.change_statements(accepted, previously_present, old, new))
+            for candidate in accepted:
+                if candidate.ref in previously_present:
+                    self.summary.updated += 1
+                else:
+                    self.summary.added += 1
+            self.known_nodes.update(c.ref for c in accepted)
+            if self.progress:
+                self.progress(min(start + BATCH_SIZE, total), total)
+
+    def change_statements(
+        self,
+        batch: list[Candidate],
+        previously_present: list[str],
+        old: dict[str, list[Relation]],
+        new: dict[str, list[Relation]],
+    ) -> list[Any]:
+        q = self.store.statements
+        run = self.run.fields()
+        batch_refs = {c.ref for c in batch}
+        closing = [{"ref": ref, **run} for ref in previously_present if ref in batch_refs]
+        entities = [
+            {
+                **_entity_row(c.entity, new[c.ref]),
+                "hash": c.digest,
+                "source": self.run.source,
+                "location": c.document.location,
+                "at": self.run.at,
+            }
+            for c in batch
+        ]
+        versions = [
+            {
+                "ref": c.ref,
+                "id": f"{c.ref}@{self.run.at}",
+                "hash": c.digest,
+                "document": row["document"],
+                **run,
+                "location": c.document.location,
+            }
+            for c, row in zip(batch, entities, strict=True)
+        ]
+        opened, closed = _edge_diff(batch_refs, old, new)
+        targets = {ref for _, edge in opened for ref in (edge.source, edge.target)} - batch_refs - self.known_nodes
+        statements: list[Any] = [
+            (q.close_versions, {"rows": closing}),
+            (q.upsert_entities, {"rows": entities}),
+            (q.open_versions, {"rows": versions}),
+            (q.ensure_targets, {"rows": [_stub_row(ref, self.run.at) for ref in sorted(targets)]}),
+        ]
+        statements += self.edge_statements(closed, opened)
+        self.known_nodes.update(targets)
+        return statements
+
+    def edge_statements(self, closed: list[Relation], opened: list[Relation]) -> list[Any]:
+        q = self.store.statements
+        run = self.run.fields()
+        statements: list[Any] = []
+        for rel_type, label in EDGE_LABELS.items():
+            rows = [
+                {"src": r.source, "dst": r.target, "origin": origin, **run}
+                for origin, r in closed
+                if r.type == rel_type
+            ]
+            statements.append((q.close_edges(label), {"rows": rows}))
+        for rel_type, label in EDGE_LABELS.items():
+            rows = [
+                {"src": r.source, "dst": r.target, "origin": origin, **run}
+                for origin, r in opened
+                if r.type == rel_type
+            ]
+            statements.append((q.open_edges(label), {"rows": rows}))
+        return statements
+
+    def old_relations(self, refs: list[str]) -> dict[str, list[Relation]]:
+        """The relations the stored (last good) documents declared: exactly the open edges they originated."""
+        old: dict[str, list[Relation]] = {}
+        for ref, document in self.store.documents(refs).items():
+            try:
+                old[ref] = derive_relations(validate_entity(document, custom_kinds=self.custom_kinds))
+            except ModelError:
+                old[ref] = []
+        return old
+
+    def write_removals(
+        self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
+    ) -> None:
+        gone = [
+            ref
+            for ref, (_, state, location) in existing.items()
+            if state == PRESENT
+            and ref not in candidates
+            and ref not in self.retained
+            and location not in self.incomplete
+        ]
+        q = self.store.statements
+        run = self.run.fields()
+        for start in range(0, len(gone), BATCH_SIZE):
+            batch = gone[start : start + BATCH_SIZE]
+            old = self.old_relations(batch)
+            _, closed = _edge_diff(set(batch), old, {})
+            rows = [{"ref": ref, **run} for ref in batch]
+            self.store.write(
+                [
+                    (q.close_versions, {"rows": rows}),
+                    (q.mark_removed, {"rows": rows}),
+                    *self.edge_statements(closed, []),
+                ]
+            )
+            self.summary.removed += len(batch)
+
+    def error(
+        self,
+        category: str,
+        message: str,
+        location: str | None,
+        document_index: int | None,
+        line: int | None,
+        entity_ref: str | None,
+    ) -> None:
+        self.summary.errors.append(
+            {
+                "id": f"{self.run.sync_run}:{len(self.summary.errors)}",
+                "sync_run": self.run.sync_run,
+                "source": self.run.source,
+                "location": location,
+                "document_index": document_index,
+                "line": line,
+                "entity_ref": entity_ref,
+                "category": category,
+                "message": message,
+                "at": self.run.at,
+            }
+        )
+
+
+def _edge_diff(
+    refs: set[str], old: dict[str, list[Relation]], new: dict[str, list[Relation]]
+) -> tuple[list[tuple[str, Relation]], list[tuple[str, Relation]]]:
+    """(opened, closed) forward edges per origin entity: only forward types are stored as edges."""
+    opened: list[tuple[str, Relation]] = []
+    closed: list[tuple[str, Relation]] = []
+    for ref in sorted(refs):
+        before = {r for r in old.get(ref, []) if r.type in EDGE_LABELS}
+        after = {r for r in new.get(ref, []) if r.type in EDGE_LABELS}
+        opened += [(ref, r) for r in sorted(after - before)]
+        closed += [(ref, r) for r in sorted(before - after)]
+    return opened, closed
+
+
+def _quick_ref(data: object) -> str | None:
+    """The entity ref a raw document names, without validating it (None when it names none)."""
+    if not isinstance(data, dict):
+        return None
+    kind, metadata = data.get("kind"), data.get("metadata")
+    if not isinstance(kind, str) or not isinstance(metadata, dict):
+        return None
+    name, namespace = metadata.get("name"), metadata.get("namespace", "default")
+    if not isinstance(name, str) or not isinstance(namespace, str) or not name or not namespace:
+        return None
+    try:
+        return str(parse_entity_ref(f"{kind}:{namespace}/{name}"))
+    except ModelError:
+        return None
+
+
+def _digest(data: object) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _first_target(relations: list[Relation], rel_type: str, kind: str | None = None) -> str | None:
+    for relation in relations:
+        if relation.type == rel_type and (kind is None or relation.target.startswith(f"{kind}:")):
+            return relation.target
+    return None
+
+
+def _entity_row(entity: Entity, relations: list[Relation]) -> dict[str, Any]:
+    """The Entity node's current-state columns: what filters and listings read without parsing JSON."""
+    metadata = entity.metadata
+    spec = entity.spec
+    own = [r for r in relations if r.source == entity.ref]
+    title = metadata.title
+    description = metadata.description
+    return {
+        "ref": entity.ref,
+        "kind": entity.kind.lower(),
+        "namespace": entity.namespace,
+        "name": metadata.name,
+        "title": title,
+        "description": description,
+        "type": _lower(spec.get("type")),
+        "lifecycle": _lower(spec.get("lifecycle")),
+        "owner": _first_target(own, "ownedBy"),
+        "system": _first_target(own, "partOf", "system"),
+        "domain": _first_target(own, "partOf", "domain"),
+        "tags": list(metadata.tags),
+        "search": "\n".join(s for s in (metadata.name, title, description) if s).lower(),
+        "document": json.dumps(entity.to_document(), sort_keys=True, separators=(",", ":")),
+    }
+
+
+def _lower(value: object) -> str | None:
+    return value.lower() if isinstance(value, str) else None
+
+
+def _stub_row(ref: str, at: int) -> dict[str, Any]:
+    kind, rest = ref.split(":", 1)
+    namespace, name = rest.split("/", 1)
+    return {"ref": ref, "kind": kind, "namespace": namespace, "name": name, "at": at}
