@@ -363,7 +363,8 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     for active in filter_sets:
         out.append((statements.find_entities(active), active + ("after", "limit")))
         out.append((statements.count_entities(active), active))
-        for field in FACET_FIELDS:
+    for field in FACET_FIELDS:  # the filter clauses are the ones above; each facet with none and with all
+        for active in ((), filters):
             out.append((statements.facet(field, active), active))
     out.append((statements.sync_runs, ("limit",)))
     out.append((statements.latest_runs, ()))
