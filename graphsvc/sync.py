@@ -27,12 +27,21 @@ from graphsvc.model import (
     parse_entity_ref,
     validate_entity,
 )
+from graphsvc.store.backend import Insert, Operation
 from graphsvc.store.graph_store import GraphStore
-from graphsvc.store.schema import DANGLING, EDGE_LABELS, PRESENT
+from graphsvc.store.schema import (
+    DANGLING,
+    EDGE_LABELS,
+    ENTITY,
+    ENTITY_VERSION,
+    PRESENT,
+    RELATION_EDGES,
+    VERSION_EDGES,
+)
 from graphsvc.timestamps import now_micros
 from ingestors.documents import CatalogDocument, ReadResult
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 100_000
 Progress = Callable[[int, int], None]
 
 
@@ -250,79 +259,91 @@ class _Sync:
                     self.reject(candidate.document, candidate.ref, error)
                     continue
                 accepted.append(candidate)
-            self.store.write(self.change_statements(accepted, previously_present, old, new))
+            self.store.write(self.change_operations(accepted, previously_present, old, new))
             for candidate in accepted:
                 if candidate.ref in previously_present:
                     self.summary.updated += 1
                 else:
                     self.summary.added += 1
-            self.known_nodes.update(c.ref for c in accepted)
             if self.progress:
                 self.progress(min(start + BATCH_SIZE, total), total)
 
-    def change_statements(
+    def change_operations(
         self,
         batch: list[Candidate],
         previously_present: list[str],
         old: dict[str, list[Relation]],
         new: dict[str, list[Relation]],
-    ) -> list[Any]:
+    ) -> list[Operation]:
         q = self.store.statements
         run = self.run.fields()
+        at = self.run.at
         batch_refs = {c.ref for c in batch}
         closing = [{"ref": ref, **run} for ref in previously_present if ref in batch_refs]
-        entities = [
+        rows = [
             {
                 **_entity_row(c.entity, new[c.ref]),
                 "hash": c.digest,
                 "source": self.run.source,
                 "location": c.document.location,
-                "at": self.run.at,
+                "at": at,
             }
             for c in batch
         ]
         versions = [
             {
+                "id": f"{c.ref}@{at}",
                 "ref": c.ref,
-                "id": f"{c.ref}@{self.run.at}",
                 "hash": c.digest,
                 "document": row["document"],
+                "valid_from": at,
                 **run,
                 "location": c.document.location,
             }
-            for c, row in zip(batch, entities, strict=True)
+            for c, row in zip(batch, rows, strict=True)
         ]
         opened, closed = _edge_diff(batch_refs, old, new)
         targets = {ref for _, edge in opened for ref in (edge.source, edge.target)} - batch_refs - self.known_nodes
-        statements: list[Any] = [
-            (q.close_versions, {"rows": closing}),
-            (q.upsert_entities, {"rows": entities}),
-            (q.open_versions, {"rows": versions}),
-            (q.ensure_targets, {"rows": [_stub_row(ref, self.run.at) for ref in sorted(targets)]}),
+        self.known_nodes.update(self.store.claims(targets))  # a read before the write: we are the only writer
+        stubs = [_stub_row(ref, at) for ref in sorted(targets - self.known_nodes)]
+        inserted = [
+            {**row, "state": PRESENT, "created_at": at, "updated_at": at}
+            for row in rows
+            if row["ref"] not in self.known_nodes
         ]
-        statements += self.edge_statements(closed, opened)
+        operations: list[Operation] = [
+            (q.close_versions, {"rows": closing}),
+            (q.update_entities, {"rows": [row for row in rows if row["ref"] in self.known_nodes]}),
+            Insert(ENTITY, inserted + stubs),
+            Insert(ENTITY_VERSION, versions),
+            Insert(VERSION_EDGES, [{"src": v["ref"], "dst": v["id"]} for v in versions]),
+            *self.edge_operations(closed, opened),
+        ]
+        self.known_nodes.update(batch_refs)
         self.known_nodes.update(targets)
-        return statements
+        return operations
 
-    def edge_statements(self, closed: list[Relation], opened: list[Relation]) -> list[Any]:
+    def edge_operations(
+        self, closed: list[tuple[str, Relation]], opened: list[tuple[str, Relation]]
+    ) -> list[Operation]:
         q = self.store.statements
         run = self.run.fields()
-        statements: list[Any] = []
+        operations: list[Operation] = []
         for rel_type, label in EDGE_LABELS.items():
             rows = [
                 {"src": r.source, "dst": r.target, "origin": origin, **run}
                 for origin, r in closed
                 if r.type == rel_type
             ]
-            statements.append((q.close_edges(label), {"rows": rows}))
+            operations.append((q.close_edges(label), {"rows": rows}))
         for rel_type, label in EDGE_LABELS.items():
             rows = [
-                {"src": r.source, "dst": r.target, "origin": origin, **run}
+                {"src": r.source, "dst": r.target, "origin": origin, "valid_from": self.run.at, **run}
                 for origin, r in opened
                 if r.type == rel_type
             ]
-            statements.append((q.open_edges(label), {"rows": rows}))
-        return statements
+            operations.append(Insert(RELATION_EDGES[label], rows))
+        return operations
 
     def old_relations(self, refs: list[str]) -> dict[str, list[Relation]]:
         """The relations the stored (last good) documents declared: exactly the open edges they originated."""
@@ -356,7 +377,7 @@ class _Sync:
                 [
                     (q.close_versions, {"rows": rows}),
                     (q.mark_removed, {"rows": rows}),
-                    *self.edge_statements(closed, []),
+                    *self.edge_operations(closed, []),
                 ]
             )
             self.summary.removed += len(batch)
@@ -449,7 +470,7 @@ def _entity_row(entity: Entity, relations: list[Relation]) -> dict[str, Any]:
         "domain": _first_target(own, "partOf", "domain"),
         "tags": list(metadata.tags),
         "search": "\n".join(s for s in (metadata.name, title, description) if s).lower(),
-        "document": json.dumps(entity.to_document(), sort_keys=True, separators=(",", ":")),
+        "document": entity.to_json(),
     }
 
 
@@ -460,4 +481,12 @@ def _lower(value: object) -> str | None:
 def _stub_row(ref: str, at: int) -> dict[str, Any]:
     kind, rest = ref.split(":", 1)
     namespace, name = rest.split("/", 1)
-    return {"ref": ref, "kind": kind, "namespace": namespace, "name": name, "at": at}
+    return {
+        "ref": ref,
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
+        "state": DANGLING,
+        "created_at": at,
+        "updated_at": at,
+    }

@@ -10,6 +10,7 @@ read-only and use `to_document()` for a copy that may be changed.
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,7 +72,16 @@ class Entity(BaseModel):
         back from validation as it went in, except for the namespace, a built-in kind's spelling
         (`component` becomes `Component`) and YAML-only values made plain (dates become ISO strings).
         """
+        return cast("dict[str, Any]", to_plain(self._document(), ""))
+
+    def to_json(self) -> str:
+        """The document as canonical JSON text (sorted keys, no spaces): what the store keeps.
+
+        No defensive copy is needed to serialize, and the sync calls this for every changed entity.
+        """
+        return json.dumps(self._document(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def _document(self) -> dict[str, Any]:
         rest = self.metadata.model_dump(exclude_unset=True)
         metadata = {"name": rest.pop("name"), "namespace": rest.pop("namespace", self.metadata.namespace), **rest}
-        document = {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata, "spec": self.spec}
-        return cast("dict[str, Any]", to_plain(document, ""))
+        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata, "spec": self.spec}

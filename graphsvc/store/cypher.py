@@ -13,7 +13,16 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 
 from graphsvc.store.dialect import Dialect
-from graphsvc.store.schema import EDGE_LABELS, PRESENT, VERSION_EDGE
+from graphsvc.store.schema import (
+    EDGE_LABELS,
+    NODE_TABLES,
+    PRESENT,
+    RELATION_EDGES,
+    VERSION_EDGE,
+    VERSION_EDGES,
+    EdgeTable,
+    NodeTable,
+)
 
 ENTITY_FIELDS = (
     "ref",
@@ -125,26 +134,31 @@ class Statements:
     # --- writes: entities and versions ---------------------------------------------------------------------
 
     @cached_property
-    def upsert_entities(self) -> str:
+    def update_entities(self) -> str:
+        """New current state for entity nodes that exist already (changed, returned, or dangling until now)."""
         sets = ", ".join(f"e.{p} = r.{p}" for p in ENTITY_STATE_PROPS)
         return (
-            "UNWIND $rows AS r WITH r, r.ref AS ref MERGE (e:Entity {ref: ref}) "
-            "ON CREATE SET e.created_at = r.at "
+            "UNWIND $rows AS r WITH r, r.ref AS ref MATCH (e:Entity {ref: ref}) "
             f"SET {sets}, e.state = '{PRESENT}', e.updated_at = r.at"
+        )
+
+    def insert_nodes(self, table: NodeTable) -> str:
+        """Create nodes known to be new (the Neo4j side of `Insert`; LadybugDB uses COPY)."""
+        props = ", ".join(f"{c.name}: r.{c.name}" for c in table.columns)
+        return f"UNWIND $rows AS r CREATE (n:{table.label} {{{props}}})"
+
+    def insert_edges(self, table: EdgeTable) -> str:
+        """Create edges known to be new; the count lets the caller refuse rows whose endpoint is missing."""
+        props = ", ".join(f"{c.name}: r.{c.name}" for c in table.columns)
+        return (
+            f"UNWIND $rows AS r MATCH (a:{table.source.label} {{{table.source.key}: r.src}}) "
+            f"MATCH (b:{table.target.label} {{{table.target.key}: r.dst}}) "
+            f"CREATE (a)-[:{table.label}{' {' + props + '}' if props else ''}]->(b) RETURN count(*)"
         )
 
     @cached_property
     def relocate_entities(self) -> str:
         return "UNWIND $rows AS r WITH r, r.ref AS ref MATCH (e:Entity {ref: ref}) SET e.location = r.location"
-
-    @cached_property
-    def open_versions(self) -> str:
-        return (
-            "UNWIND $rows AS r WITH r, r.ref AS ref MATCH (e:Entity {ref: ref}) "
-            f"CREATE (e)-[:{VERSION_EDGE}]->(v:EntityVersion {{id: r.id, ref: ref, hash: r.hash, "
-            "document: r.document, valid_from: r.at, source: r.source, location: r.location, "
-            "sync_run: r.sync_run, commit_sha: r.commit_sha, commit_author: r.commit_author})"
-        )
 
     @cached_property
     def close_versions(self) -> str:
@@ -162,24 +176,7 @@ class Statements:
             "SET e.state = 'removed', e.updated_at = r.at"
         )
 
-    @cached_property
-    def ensure_targets(self) -> str:
-        """Stand-in nodes for relation targets that no source defines: Backstage keeps such relations."""
-        return (
-            "UNWIND $rows AS r WITH r, r.ref AS ref MERGE (e:Entity {ref: ref}) "
-            "ON CREATE SET e.state = 'dangling', e.kind = r.kind, e.namespace = r.namespace, e.name = r.name, "
-            "e.created_at = r.at, e.updated_at = r.at"
-        )
-
     # --- writes: relation edges ----------------------------------------------------------------------------
-
-    def open_edges(self, label: str) -> str:
-        return (
-            "UNWIND $rows AS r MATCH (a:Entity {ref: r.src}) MATCH (b:Entity {ref: r.dst}) "
-            f"CREATE (a)-[:{label} {{origin: r.origin, valid_from: r.at, source: r.source, "
-            "sync_run: r.sync_run, commit_sha: r.commit_sha, commit_author: r.commit_author}]->(b) "
-            "RETURN count(*)"
-        )
 
     def close_edges(self, label: str) -> str:
         return (
@@ -219,7 +216,7 @@ class Statements:
     def register_location(self) -> str:
         return (
             "MERGE (l:RegisteredLocation {target: $target}) "
-            "ON CREATE SET l.added_at = $at, l.branch = $branch, l.discovery_glob = $glob"
+            "ON CREATE SET l.added_at = $at, l.branch = $branch, l.discovery_glob = $discovery_glob"
         )
 
     @cached_property
@@ -332,18 +329,13 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     filter_sets = [()] + [(name,) for name in filters] + [filters] + list(combinations(("owner", "kind", "tag"), 2))
     out: list[tuple[str, tuple[str, ...]]] = []
     rows = ("rows",)
-    for name in (
-        "upsert_entities",
-        "relocate_entities",
-        "open_versions",
-        "close_versions",
-        "mark_removed",
-        "ensure_targets",
-        "create_errors",
-    ):
+    for name in ("update_entities", "relocate_entities", "close_versions", "mark_removed", "create_errors"):
         out.append((getattr(statements, name), rows))
+    for table in NODE_TABLES:
+        out.append((statements.insert_nodes(table), rows))
+    for edge_table in (*RELATION_EDGES.values(), VERSION_EDGES):
+        out.append((statements.insert_edges(edge_table), rows))
     for label in EDGE_LABELS.values():
-        out.append((statements.open_edges(label), rows))
         out.append((statements.close_edges(label), rows))
         for direction in ("out", "in"):
             out.append((statements.neighbours(label, direction), ("refs",)))
@@ -354,7 +346,7 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
             ("id", "finished_at", "status", "added", "updated", "removed", "unchanged", "errors"),
         )
     )
-    out.append((statements.register_location, ("target", "at", "branch", "glob")))
+    out.append((statements.register_location, ("target", "at", "branch", "discovery_glob")))
     out.append((statements.unregister_location, ("target",)))
     out.append((statements.source_state, ("source",)))
     for name in ("claims", "documents", "entities_by_ref", "outgoing_relations", "incoming_relations"):

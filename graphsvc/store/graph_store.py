@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from graphsvc.model import REVERSE_RELATION
-from graphsvc.store.backend import Backend, Statement
+from graphsvc.store.backend import Backend, Insert, Operation
 from graphsvc.store.cypher import FACET_FIELDS, EntityFilter, Statements
 from graphsvc.store.records import (
     EntityRecord,
@@ -35,9 +35,9 @@ class GraphStore:
     def close(self) -> None:
         self.backend.close()
 
-    def write(self, statements: Sequence[Statement]) -> list[list[list[Any]]]:
+    def write(self, operations: Sequence[Operation]) -> None:
         """One atomic batch: readers see all of it or none of it."""
-        return self.backend.write([s for s in statements if not _is_empty_batch(s)])
+        self.backend.write([op for op in operations if not _is_empty(op)])
 
     # --- what the sync needs ---------------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ class GraphStore:
             [
                 (
                     self.statements.register_location,
-                    {"target": target, "at": at, "branch": branch, "glob": glob},
+                    {"target": target, "at": at, "branch": branch, "discovery_glob": glob},
                 )
             ]
         )
@@ -208,9 +208,9 @@ class GraphStore:
         return [ErrorRecord(*row) for row in self.backend.read(self.statements.errors(active), params)]
 
 
-def _is_empty_batch(statement: Statement) -> bool:
+def _is_empty(operation: Operation) -> bool:
     """LadybugDB cannot bind an UNWIND over an empty list, and there is nothing to do anyway."""
-    rows = statement[1].get("rows")
+    rows = operation.rows if isinstance(operation, Insert) else operation[1].get("rows")
     return rows is not None and len(rows) == 0
 
 

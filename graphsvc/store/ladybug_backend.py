@@ -19,15 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import ladybug
+import pyarrow as pa
 
-from graphsvc.store.backend import Statement
+from graphsvc.store.backend import Insert, Operation
 from graphsvc.store.dialect import LadybugDialect
 from graphsvc.store.errors import StoreError, StoreLockedError
+from graphsvc.store.schema import Column, EdgeTable
 
 log = logging.getLogger(__name__)
 
 DATABASE_FILE = "catalog.lbdb"
 OWNER_FILE = "owner.json"
+CHECKPOINT_BYTES = 256 * 1024 * 1024
+"""Fold the WAL into the database file at 256 MiB instead of 16 MiB: at 16 MiB a large sync checkpointed
+several times, and each checkpoint rewrites columns of the whole store (measured: commits 5.2 s -> 0.7 s)."""
 
 
 class LadybugBackend:
@@ -43,7 +48,9 @@ class LadybugBackend:
 
     def _open(self, buffer_pool: int, read_only: bool) -> ladybug.Database:
         try:
-            return ladybug.Database(str(self.path), buffer_pool_size=buffer_pool, read_only=read_only)
+            return ladybug.Database(
+                str(self.path), buffer_pool_size=buffer_pool, read_only=read_only, checkpoint_threshold=CHECKPOINT_BYTES
+            )
         except RuntimeError as error:
             text = str(error)
             if "lock" in text.lower():
@@ -72,17 +79,20 @@ class LadybugBackend:
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[list[Any]]:
         return self._connection().execute(query, parameters or {}).get_all()
 
-    def write(self, statements: Sequence[Statement]) -> list[list[list[Any]]]:
+    def write(self, operations: Sequence[Operation]) -> None:
         connection = self._connection()
         with self._write_lock:
             connection.execute("BEGIN TRANSACTION")
             try:
-                results = [connection.execute(query, params).get_all() for query, params in statements]
+                for operation in operations:
+                    if isinstance(operation, Insert):
+                        _copy(connection, operation)
+                    else:
+                        connection.execute(*operation)
             except BaseException:
                 _rollback(connection)
                 raise
             connection.execute("COMMIT")
-        return results
 
     def write_schema(self, statements: Sequence[str]) -> None:
         with self._write_lock:
@@ -102,6 +112,27 @@ class LadybugBackend:
 
     def release_ownership(self) -> None:
         (self.store_dir / OWNER_FILE).unlink(missing_ok=True)
+
+
+_ARROW_TYPES = {"STRING": pa.string(), "INT64": pa.int64(), "STRING[]": pa.list_(pa.string())}
+
+
+def _copy(connection: ladybug.Connection, insert: Insert) -> None:
+    """`COPY` from an Arrow table: LadybugDB's bulk path, about 30x faster than UNWIND (graph-engines.md).
+
+    Columns are given in table order with explicit types (an all-null column would otherwise have no type).
+    A missing edge endpoint fails the COPY, and with it the whole transaction.
+    """
+    columns: list[Column] = list(insert.table.columns)
+    if isinstance(insert.table, EdgeTable):
+        columns = [Column("src", "STRING"), Column("dst", "STRING"), *columns]
+    arrays = {
+        ("from" if c.name == "src" else "to" if c.name == "dst" else c.name): pa.array(
+            [row.get(c.name) for row in insert.rows], type=_ARROW_TYPES[c.type]
+        )
+        for c in columns
+    }
+    connection.execute(f"COPY {insert.table.label} FROM $arrow", {"arrow": pa.table(arrays)})
 
 
 def _rollback(connection: ladybug.Connection) -> None:

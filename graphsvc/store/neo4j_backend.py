@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from graphsvc.store.backend import Statement
+from graphsvc.store.backend import Insert, Operation
+from graphsvc.store.cypher import Statements
 from graphsvc.store.dialect import Neo4jDialect
-from graphsvc.store.errors import StoreUnavailableError
+from graphsvc.store.errors import StoreError, StoreUnavailableError
+from graphsvc.store.schema import EdgeTable
 
 
 class Neo4jBackend:
@@ -21,6 +23,7 @@ class Neo4jBackend:
         import neo4j  # imported here: the embedded default must not pay for the driver
 
         self._neo4j = neo4j
+        self._statements = Statements(self.dialect)
         self.database = database
         self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
         try:
@@ -36,12 +39,24 @@ class Neo4jBackend:
         with self._driver.session(database=self.database) as session:
             return session.execute_read(work)
 
-    def write(self, statements: Sequence[Statement]) -> list[list[list[Any]]]:
-        def work(tx: Any) -> list[list[list[Any]]]:
-            return [[list(r.values()) for r in tx.run(query, params)] for query, params in statements]
+    def write(self, operations: Sequence[Operation]) -> None:
+        def work(tx: Any) -> None:
+            for operation in operations:
+                if isinstance(operation, Insert):
+                    self._insert(tx, operation)
+                else:
+                    tx.run(*operation).consume()
 
         with self._driver.session(database=self.database) as session:
-            return session.execute_write(work)
+            session.execute_write(work)
+
+    def _insert(self, tx: Any, insert: Insert) -> None:
+        if not isinstance(insert.table, EdgeTable):
+            tx.run(self._statements.insert_nodes(insert.table), {"rows": insert.rows}).consume()
+            return
+        created = tx.run(self._statements.insert_edges(insert.table), {"rows": insert.rows}).single()[0]
+        if created != len(insert.rows):  # MATCH drops rows whose endpoint is missing: refuse the batch
+            raise StoreError(f"{len(insert.rows) - created} {insert.table.label} edges have a missing endpoint")
 
     def write_schema(self, statements: Sequence[str]) -> None:
         with self._driver.session(database=self.database) as session:

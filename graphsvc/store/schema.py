@@ -97,3 +97,15 @@ EDGE_COLUMNS = _cols(
     "origin:STRING valid_from:INT64 valid_to:INT64 source:STRING sync_run:STRING commit_sha:STRING "
     "commit_author:STRING closed_sync_run:STRING closed_commit_sha:STRING closed_commit_author:STRING"
 )
+
+
+@dataclass(frozen=True)
+class EdgeTable:
+    label: str
+    source: NodeTable
+    target: NodeTable
+    columns: tuple[Column, ...]
+
+
+RELATION_EDGES = {label: EdgeTable(label, ENTITY, ENTITY, EDGE_COLUMNS) for label in EDGE_LABELS.values()}
+VERSION_EDGES = EdgeTable(VERSION_EDGE, ENTITY, ENTITY_VERSION, ())
