@@ -17,7 +17,10 @@ class CatalogDocument:
     data: object
     """The parsed document (normally a mapping; the model rejects anything else)."""
     location: str
-    """Where it was read: `file:/abs/path`, `url:https://...`, or `git:<repo>@<commit>:<path>`."""
+    """Where it was read: `file:/abs/path`, `url:https://...`, or `git:<repo>:<path>`.
+
+    Git locations carry no commit, so an entity keeps its location as the repository advances; the commit
+    read is `ReadResult.commit_sha`."""
     document_index: int
     """0-based position of the document in its file."""
     line: int | None

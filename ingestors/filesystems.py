@@ -1,0 +1,235 @@
+"""Where catalog files live: one small interface over a directory, a git tree and the web.
+
+Location targets and `$text`-style placeholders both need the same three things — turn "a path written
+in a file" into the location of another file, expand a glob, read text — and they must behave the same
+whether a catalog is read from a checkout on disk or from git objects. `Filesystem` is that interface
+(implemented in `local.py` and `git.py`); `CatalogFiles` adds the web on top, since any file may point
+at an `https://` URL, and a file read from a URL resolves its relative paths against that URL.
+
+Locations are strings: `file:/abs/path`, `git:<repo>:<path>` and `url:https://...`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Protocol
+from urllib.parse import urljoin
+
+from ingestors.fetch import DEFAULT_TIMEOUT, Fetch, FetchError
+
+DEFAULT_DISCOVERY_GLOB = "**/catalog-info.yaml"
+URL_PREFIX = "url:"
+
+
+class SourceUnavailableError(Exception):
+    """A source could not be read at all (no such path, unreachable repository, unknown branch).
+
+    Raised rather than returned as an empty result: a sync must not mistake "could not look" for
+    "nothing is there" and close every entity the source used to have.
+    """
+
+
+class TargetNotFound(Exception):
+    """Nothing exists at the location (a missing file, an HTTP 404)."""
+
+    def __init__(self, location: str, reason: str = "") -> None:
+        super().__init__(f"{location} does not exist" + (f" ({reason})" if reason else ""))
+        self.reason = reason
+
+
+class TargetUnreadable(Exception):
+    """The location may exist but could not be read (network, permissions, outside the source, not text)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Filesystem(Protocol):
+    """A tree of files addressed by location strings with one common prefix."""
+
+    def owns(self, location: str) -> bool:
+        """Whether `location` belongs to this filesystem."""
+        ...
+
+    def join(self, base: str, target: str) -> str:
+        """The location of `target`, a path written in the file at `base` (relative to that file's
+        directory unless absolute). Raises `TargetUnreadable` if it points outside the source."""
+        ...
+
+    def glob(self, base: str, pattern: str) -> list[str]:
+        """Locations of the files matching `pattern`, relative to `base` like `join`; sorted."""
+        ...
+
+    def read_text(self, location: str) -> str:
+        """The file's text; raises `TargetNotFound` or `TargetUnreadable`."""
+        ...
+
+
+def is_url(target: str) -> bool:
+    return target.startswith(("https://", "http://"))
+
+
+def has_glob_magic(target: str) -> bool:
+    return any(character in target for character in "*?[")
+
+
+class CatalogFiles:
+    """The files one read can reach: its own filesystem (if any) plus anything on the web."""
+
+    def __init__(self, filesystem: Filesystem | None, fetch: Fetch, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._filesystem = filesystem
+        self._fetch = fetch
+        self._timeout = timeout
+
+    def join(self, base: str, target: str) -> str:
+        """The location `target` names when written in the file at `base`."""
+        target = _strip_prefix(target)
+        if is_url(target):
+            return URL_PREFIX + target
+        if base.startswith(URL_PREFIX):
+            return URL_PREFIX + urljoin(base[len(URL_PREFIX) :], target)
+        return self._own_filesystem(base).join(base, target)
+
+    def is_glob(self, base: str, target: str) -> bool:
+        """Whether `expand` treats `target` as a pattern (URLs never are: `?` starts a query)."""
+        target = _strip_prefix(target)
+        return has_glob_magic(target) and not is_url(target) and not base.startswith(URL_PREFIX)
+
+    def expand(self, base: str, target: str) -> list[str]:
+        """Like `join`, but a glob becomes the files it matches."""
+        if not self.is_glob(base, target):
+            return [self.join(base, target)]
+        return self._own_filesystem(base).glob(base, _strip_prefix(target))
+
+    def read_text(self, location: str) -> str:
+        if location.startswith(URL_PREFIX):
+            try:
+                return self._fetch(location[len(URL_PREFIX) :], self._timeout)
+            except FetchError as error:
+                if error.not_found:
+                    raise TargetNotFound(location, error.reason) from None
+                raise TargetUnreadable(error.reason) from None
+            except OSError as error:  # an injected fetch built on urllib or sockets
+                raise TargetUnreadable(str(error)) from None
+        return self._own_filesystem(location).read_text(location)
+
+    def _own_filesystem(self, location: str) -> Filesystem:
+        if self._filesystem is None or not self._filesystem.owns(location):
+            raise TargetUnreadable(f"{location} is not part of this source")
+        return self._filesystem
+
+
+def _strip_prefix(target: str) -> str:
+    """Targets may be written as location references (`url:https://...`, `file:./x.yaml`)."""
+    for prefix in (URL_PREFIX, "file:"):
+        if target.startswith(prefix):
+            return target[len(prefix) :]
+    return target
+
+
+def describe_failure(location: str, error: TargetNotFound | TargetUnreadable) -> str:
+    """The end of an error message about reading `location`, worded for files and for URLs."""
+    if location.startswith(URL_PREFIX):
+        if isinstance(error, TargetNotFound):
+            return f"does not exist ({error.reason})" if error.reason else "does not exist"
+        return f"could not fetch: {error.reason}"
+    if isinstance(error, TargetNotFound):
+        return f"{location} does not exist"
+    return f"could not read {location}: {error.reason}"
+
+
+def split_glob(target: str) -> tuple[str, str]:
+    """`../apis/**/*.yaml` -> (`../apis`, `**/*.yaml`): the literal directory part and the pattern."""
+    parts = target.split("/")
+    first_magic = next(i for i, part in enumerate(parts) if has_glob_magic(part))
+    return "/".join(parts[:first_magic]), "/".join(parts[first_magic:])
+
+
+class GlobPattern:
+    """A `/`-separated glob: `*` and `?` within a name, `[...]` classes, `**` for any number of directories.
+
+    As in Backstage's file globs (node-glob), wildcards never match names starting with a dot, so
+    `**/catalog-info.yaml` does not descend into `.git` or `.github`; a pattern that spells out a dot
+    (`.github/catalog-info.yaml`) still matches. Matching is a small automaton run one path segment at a
+    time, so a directory walk can skip every directory that cannot lead to a match.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._segments = [segment for segment in pattern.split("/") if segment not in ("", ".")]
+        self._end = len(self._segments)
+        self._matchers = [_segment_matcher(segment) for segment in self._segments]
+        self.start = self._closure({0})
+
+    def step(self, states: frozenset[int], name: str) -> frozenset[int]:
+        """The states after reading one more path segment `name`; empty when no match is possible."""
+        following: set[int] = set()
+        for state in states:
+            if state == self._end:
+                continue
+            matcher = self._matchers[state]
+            if matcher is None:
+                if not name.startswith("."):
+                    following.add(state)
+            elif matcher(name):
+                following.add(state + 1)
+        return self._closure(following)
+
+    def accepts(self, states: frozenset[int]) -> bool:
+        return self._end in states
+
+    def matches(self, path: str) -> bool:
+        states = self.start
+        for name in path.split("/"):
+            states = self.step(states, name)
+            if not states:
+                return False
+        return self.accepts(states)
+
+    def filter(self, paths: Iterable[str]) -> list[str]:
+        """The matching paths of a flat listing, sorted; each directory's states are computed once."""
+        directory_states: dict[str, frozenset[int]] = {"": self.start}
+        matched = []
+        for path in paths:
+            directory, _, name = path.rpartition("/")
+            states = self._directory_states(directory, directory_states)
+            if states and self.accepts(self.step(states, name)):
+                matched.append(path)
+        return sorted(matched)
+
+    def _directory_states(self, directory: str, known: dict[str, frozenset[int]]) -> frozenset[int]:
+        states = known.get(directory)
+        if states is None:
+            parent, _, name = directory.rpartition("/")
+            parent_states = self._directory_states(parent, known)
+            states = self.step(parent_states, name) if parent_states else parent_states
+            known[directory] = states
+        return states
+
+    def _closure(self, states: Iterable[int]) -> frozenset[int]:
+        """`**` may also match no directory at all."""
+        result = set(states)
+        pending = list(result)
+        while pending:
+            state = pending.pop()
+            if state < self._end and self._matchers[state] is None and state + 1 not in result:
+                result.add(state + 1)
+                pending.append(state + 1)
+        return frozenset(result)
+
+
+@lru_cache(maxsize=256)
+def _segment_matcher(segment: str) -> Callable[[str], bool] | None:
+    """A predicate for one pattern segment; None stands for `**`."""
+    if segment == "**":
+        return None
+    if not has_glob_magic(segment):
+        return segment.__eq__
+    regex = re.compile(fnmatch.translate(segment))
+    if segment.startswith("."):
+        return lambda name: regex.match(name) is not None
+    return lambda name: not name.startswith(".") and regex.match(name) is not None

@@ -1,0 +1,79 @@
+"""`read_source`: one entry point that reads a catalog from whatever the user pointed at.
+
+| source                                                          | read as                                  |
+|-----------------------------------------------------------------|------------------------------------------|
+| `git+<url>`, `ssh://`, `user@host:path`, a URL ending in `.git` | a git repository, cloned into the cache  |
+| a local path, with `branch` or `commit`                         | a local git repository, from git objects |
+| an existing local directory (a git work tree included)          | the files matching `glob`, as on disk    |
+| an existing local file (or `file:/path`)                        | that file                                |
+| an `http(s)://` URL                                             | that one YAML file                       |
+
+A source that does not exist or cannot be reached raises `SourceUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from ingestors.documents import ReadResult
+from ingestors.fetch import Fetch, default_fetch
+from ingestors.filesystems import (
+    DEFAULT_DISCOVERY_GLOB,
+    URL_PREFIX,
+    CatalogFiles,
+    SourceUnavailableError,
+    is_url,
+)
+from ingestors.git import is_clone_url, read_git
+from ingestors.local import read_local
+from ingestors.locations import DEFAULT_LIMITS, ReadLimits, read_catalog
+
+__all__ = ["ReadLimits", "SourceUnavailableError", "read_source"]
+
+
+def read_source(
+    source: str,
+    *,
+    glob: str = DEFAULT_DISCOVERY_GLOB,
+    branch: str | None = None,
+    commit: str | None = None,
+    fetch: Fetch = default_fetch,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    cache_dir: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+) -> ReadResult:
+    """Read the catalog at `source` (see the module's table for what a source can be).
+
+    `timeout` (seconds per HTTP request) is a shorthand for `limits.fetch_timeout`; `cache_dir` is where
+    remote git repositories are cloned (default `~/.cache/catalog-graph/git`).
+    """
+    if timeout is not None:
+        limits = replace(limits, fetch_timeout=timeout)
+    repository = _git_repository(source, branch, commit)
+    if repository is not None:
+        result = read_git(repository, branch, commit, glob=glob, fetch=fetch, limits=limits, cache_dir=cache_dir)
+        result.source = source
+        return result
+    if is_url(source):
+        files = CatalogFiles(None, fetch, limits.fetch_timeout)
+        return read_catalog([URL_PREFIX + source], files, source=source, limits=limits, strict_roots=True)
+    path = _local_path(source)
+    if not os.path.exists(path):
+        raise SourceUnavailableError(f"no such file or directory: {path}")
+    return read_local(path, glob=glob, fetch=fetch, limits=limits, source=source)
+
+
+def _git_repository(source: str, branch: str | None, commit: str | None) -> str | None:
+    """The repository to read, if `source` names one."""
+    if source.startswith("git+"):
+        return source.removeprefix("git+")
+    if is_clone_url(source):
+        return source
+    if is_url(source) or (branch is None and commit is None):
+        return None
+    return _local_path(source)
+
+
+def _local_path(source: str) -> str:
+    return source.removeprefix("file://") if source.startswith("file://") else source.removeprefix("file:")
