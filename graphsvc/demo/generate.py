@@ -548,16 +548,14 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "places-indexer",
-                "Nightly job that rebuilds the places search index from IATA reference data and search "
-                "popularity.",
+                "Nightly job that rebuilds the places search index from IATA reference data and search popularity.",
                 type="data-pipeline",
                 lang="python",
                 depends=("resource:places-index", "resource:data-lake-bucket"),
             ),
             Comp(
                 "search-query-parser",
-                "Parses and normalises free-text and structured itinerary queries (multi-city, flexible "
-                "dates).",
+                "Parses and normalises free-text and structured itinerary queries (multi-city, flexible dates).",
                 type="library",
                 lang="kotlin",
             ),
@@ -725,9 +723,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "schedule-importer",
-                "Imports weekly airline schedule files (SSIM) and publishes schedule changes that affect "
-                "booked "
-                "trips.",
+                "Imports weekly airline schedule files (SSIM) and publishes schedule changes that affect booked trips.",
                 type="data-pipeline",
                 lang="python",
                 provides=("schedule-changes",),
@@ -866,9 +862,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "hotel-availability-service",
-                "Aggregates live room rates and availability across accommodation suppliers and caches them "
-                "per "
-                "stay.",
+                "Aggregates live room rates and availability across accommodation suppliers and caches them per stay.",
                 lang="go",
                 tier="1",
                 provides=("hotel-availability-grpc", "hotel-rate-updates"),
@@ -877,9 +871,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "hotel-supplier-gateway",
-                "Connects to bed banks and channel managers and normalises their rate, booking and "
-                "cancellation "
-                "APIs.",
+                "Connects to bed banks and channel managers and normalises their rate, booking and cancellation APIs.",
                 lang="go",
                 tier="1",
                 provides=("hotel-supplier-grpc",),
@@ -913,8 +905,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "hotel-mapping-pipeline",
-                "Matches the same property across suppliers (name, geo-location, address) so search shows it "
-                "once.",
+                "Matches the same property across suppliers (name, geo-location, address) so search shows it once.",
                 type="data-pipeline",
                 owner="hotels-content",
                 lang="python",
@@ -1028,9 +1019,7 @@ SYSTEMS: list[Sys] = [
                 "PostgreSQL database of hotel content and supplier mappings.",
                 "postgres",
             ),
-            Res(
-                "hotel-images-bucket", "s3-bucket", "S3 bucket with original and resized hotel photos.", "s3"
-            ),
+            Res("hotel-images-bucket", "s3-bucket", "S3 bucket with original and resized hotel photos.", "s3"),
             Res(
                 "hotel-search-index",
                 "search-index",
@@ -1264,8 +1253,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "currency-converter",
-                "In-process currency conversion with daily rates baked in at build time. Replaced by the FX "
-                "Rates API.",
+                "In-process currency conversion with daily rates baked in at build time. Replaced by the FX Rates API.",
                 type="library",
                 lang="java",
                 lifecycle="deprecated",
@@ -1291,8 +1279,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "payment-methods-service",
-                "Decides which payment methods, instalment plans and currencies are offered per market and "
-                "basket.",
+                "Decides which payment methods, instalment plans and currencies are offered per market and basket.",
                 owner="checkout-team",
                 lang="go",
                 tier="2",
@@ -1302,8 +1289,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "fraud-scoring-service",
-                "Real-time fraud score for every booking attempt from device, behavioural and payment "
-                "signals.",
+                "Real-time fraud score for every booking attempt from device, behavioural and payment signals.",
                 owner="fraud-team",
                 lang="python",
                 tier="1",
@@ -1314,8 +1300,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "fraud-rules-engine",
-                "Declarative rules (velocity, BIN country mismatch, blocklists) evaluated alongside the ML "
-                "score.",
+                "Declarative rules (velocity, BIN country mismatch, blocklists) evaluated alongside the ML score.",
                 type="library",
                 owner="fraud-team",
                 lang="python",
@@ -1485,9 +1470,7 @@ SYSTEMS: list[Sys] = [
         resources=[
             Res("payments-db", "database", "PostgreSQL database of payments and refunds.", "postgres"),
             Res("card-vault-db", "database", "Encrypted PCI DSS card vault (HSM-backed keys).", "postgres"),
-            Res(
-                "payment-events-topic", "kafka-topic", "Kafka topic carrying payment state changes.", "kafka"
-            ),
+            Res("payment-events-topic", "kafka-topic", "Kafka topic carrying payment state changes.", "kafka"),
             Res(
                 "checkout-sessions-cache",
                 "cache",
@@ -1611,9 +1594,7 @@ SYSTEMS: list[Sys] = [
                 "PostgreSQL database of invoices, credit notes and settlements.",
                 "postgres",
             ),
-            Res(
-                "invoices-bucket", "s3-bucket", "S3 bucket of issued invoice PDFs (10-year retention).", "s3"
-            ),
+            Res("invoices-bucket", "s3-bucket", "S3 bucket of issued invoice PDFs (10-year retention).", "s3"),
         ],
     ),
     # ---------------------------------------------------------------- customer
@@ -1638,8 +1619,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "storefront-bff",
-                "GraphQL backend-for-frontend composing search, booking, checkout and account APIs for the "
-                "website.",
+                "GraphQL backend-for-frontend composing search, booking, checkout and account APIs for the website.",
                 title="Storefront BFF",
                 lang="typescript",
                 tier="1",
@@ -1700,8 +1680,7 @@ SYSTEMS: list[Sys] = [
             ),
             Comp(
                 "seo-landing-pages",
-                "Statically generated destination and route pages (such as 'Flights to Lisbon') for organic "
-                "search.",
+                "Statically generated destination and route pages (such as 'Flights to Lisbon') for organic search.",
                 title="SEO Landing Pages",
                 type="website",
                 lang="typescript",
@@ -2042,9 +2021,7 @@ SYSTEMS: list[Sys] = [
                 "support-tickets-api",
                 "openapi",
                 "Support tickets and agent queues.",
-                _openapi(
-                    ("post", "/v1/tickets", "Open a ticket"), ("get", "/v1/queues", "List agent queues")
-                ),
+                _openapi(("post", "/v1/tickets", "Open a ticket"), ("get", "/v1/queues", "List agent queues")),
                 title="Support Tickets API",
             ),
         ],
@@ -2611,9 +2588,7 @@ def api_definition(api: Api) -> str:
         for path, ops in by_path.items():
             lines.append(f"  {path}:")
             for method, summary in ops:
-                lines.append(
-                    f"    {method}: {{summary: {summary}, responses: {{'200': {{description: OK}}}}}}"
-                )
+                lines.append(f"    {method}: {{summary: {summary}, responses: {{'200': {{description: OK}}}}}}")
         return "\n".join(lines) + "\n"
     if api.type == "asyncapi":
         lines = ["asyncapi: 2.6.0", f"info: {{title: {title}, version: {api.version}}}", "channels:"]
@@ -3028,9 +3003,7 @@ def write_catalog(out_dir: Path = CATALOG_DIR) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", type=Path, default=CATALOG_DIR, help="output directory (default: %(default)s)"
-    )
+    parser.add_argument("--out", type=Path, default=CATALOG_DIR, help="output directory (default: %(default)s)")
     args = parser.parse_args(argv)
     written = write_catalog(args.out)
     print(f"wrote {len(written)} files under {args.out}")

@@ -384,9 +384,9 @@ def test_every_relation_resolves_except_the_deliberate_dangling_owners(catalog: 
 def test_dangling_owners_match_the_generator() -> None:
     from graphsvc.demo.generate import DANGLING_OWNERS
 
-    assert {
-        (f"component:default/{c}", "owner", f"group:default/{g}") for c, g in DANGLING_OWNERS.items()
-    } == (EXPECTED_DANGLING)
+    assert {(f"component:default/{c}", "owner", f"group:default/{g}") for c, g in DANGLING_OWNERS.items()} == (
+        EXPECTED_DANGLING
+    )
 
 
 def test_relation_targets_have_the_right_kind(catalog: Catalog) -> None:
@@ -457,9 +457,7 @@ def test_relations_are_dense(catalog: Catalog) -> None:
         ref = ref_of(api)
         assert len(providers[ref]) == 1, (ref, providers[ref])
         assert consumers[ref], f"nobody consumes {ref}"
-    resources_used = {
-        parse_ref(d, None) for _, e in catalog.entities for d in (e["spec"].get("dependsOn") or [])
-    }
+    resources_used = {parse_ref(d, None) for _, e in catalog.entities for d in (e["spec"].get("dependsOn") or [])}
     for res in catalog.of_kind("Resource"):
         assert ref_of(res) in resources_used, f"nothing depends on {ref_of(res)}"
 
@@ -472,9 +470,7 @@ def test_exactly_one_deprecated_component_is_still_depended_upon(catalog: Catalo
         for field, target in relation_refs(entity):
             if field in ("dependsOn", "subcomponentOf") and target in deprecated:
                 dependents[target].add(_name(ref_of(entity)))
-    assert dict(dependents) == {
-        "component:default/legacy-booking-monolith": {"booking-service", "support-console"}
-    }
+    assert dict(dependents) == {"component:default/legacy-booking-monolith": {"booking-service", "support-console"}}
     deprecated_apis = {ref_of(a) for a in catalog.of_kind("API") if a["spec"]["lifecycle"] == "deprecated"}
     still_consumed = {
         (c["metadata"]["name"], api)

@@ -1,0 +1,1 @@
+"""The GraphQL API (Strawberry) and the Starlette application that serves it."""

@@ -1,0 +1,347 @@
+"""GraphQL entity types: the `Entity` interface and one type per Backstage kind.
+
+Every type wraps an `EntityRecord` from the store; fields read the stored Backstage document, and relation
+fields go through the request's loaders so that sibling objects share one statement.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from graphsvc.api.errors import bad_input
+from graphsvc.store.records import EntityRecord
+from graphsvc.store.schema import EDGE_LABELS
+
+MAX_DEPTH = 10
+
+
+@strawberry.type(description="One Backstage relation row: this entity --type--> targetRef.")
+class Relation:
+    type: str
+    target_ref: str = strawberry.field(description="Canonical lowercase ref of the target.")
+
+    @strawberry.field(description="The target entity, or null when no source defines it (a dangling relation).")
+    async def target(self, info: Info) -> Annotated[Entity, strawberry.lazy("graphsvc.api.entities")] | None:
+        return to_entity(await info.context.entity_loader.load(self.target_ref))
+
+
+async def _related(info: Info, record: EntityRecord, rel_type: str, kind: str | None = None) -> list[Entity]:
+    rows = await info.context.relations_loader.load(record.ref)
+    refs = [r.target for r in rows if r.type == rel_type and (kind is None or r.target.startswith(f"{kind}:"))]
+    found = await info.context.entity_loader.load_many(refs)
+    return [to_entity(r) for r in found if r is not None]
+
+
+async def _first_related(info: Info, record: EntityRecord, rel_type: str, kind: str | None = None) -> Entity | None:
+    related = await _related(info, record, rel_type, kind)
+    return related[0] if related else None
+
+
+async def _load_refs(info: Info, refs: list[str]) -> list[Entity]:
+    found = await info.context.entity_loader.load_many(refs)
+    return [to_entity(r) for r in found if r is not None]
+
+
+def _check_depth(depth: int) -> None:
+    if not 1 <= depth <= MAX_DEPTH:
+        raise bad_input(f"depth must be between 1 and {MAX_DEPTH}, got {depth}")
+
+
+@strawberry.interface(description="A catalog entity of any kind, in its current state.")
+class Entity:
+    record: strawberry.Private[EntityRecord]
+
+    @strawberry.field(description="Canonical lowercase ref, kind:namespace/name.")
+    def ref(self) -> str:
+        return self.record.ref
+
+    @strawberry.field(description="The kind as written in the entity (e.g. Component).")
+    def kind(self) -> str:
+        return self.record.document.get("kind", self.record.kind)
+
+    @strawberry.field
+    def api_version(self) -> str:
+        return self.record.document.get("apiVersion", "")
+
+    @strawberry.field
+    def namespace(self) -> str:
+        return self.record.namespace
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.record.metadata.get("name", self.record.name)
+
+    @strawberry.field
+    def title(self) -> str | None:
+        return self.record.title
+
+    @strawberry.field
+    def description(self) -> str | None:
+        return self.record.description
+
+    @strawberry.field
+    def tags(self) -> list[str]:
+        return list(self.record.metadata.get("tags") or [])
+
+    @strawberry.field
+    def labels(self) -> JSON:
+        return self.record.metadata.get("labels") or {}
+
+    @strawberry.field
+    def annotations(self) -> JSON:
+        return self.record.metadata.get("annotations") or {}
+
+    @strawberry.field
+    def links(self) -> JSON:
+        return self.record.metadata.get("links") or []
+
+    @strawberry.field(description="The entity's spec as JSON, exactly as stored.")
+    def spec(self) -> JSON:
+        return self.record.spec
+
+    @strawberry.field(description="The whole Backstage document (apiVersion, kind, metadata, spec).")
+    def document(self) -> JSON:
+        return self.record.document
+
+    @strawberry.field(description="The location file this entity was last read from.")
+    def location(self) -> str | None:
+        return self.record.location
+
+    @strawberry.field(description="The registered source that claims this entity.")
+    def source(self) -> str | None:
+        return self.record.source
+
+    @strawberry.field(
+        description="Backstage's relation rows of this entity (reverse types included), "
+        "sorted by type then targetRef; optionally only one type."
+    )
+    async def relations(self, info: Info, type: str | None = None) -> list[Relation]:
+        rows = await info.context.relations_loader.load(self.record.ref)
+        return [Relation(type=r.type, target_ref=r.target) for r in rows if type is None or r.type == type]
+
+    @strawberry.field(description="The owner (ownedBy target), when it exists.")
+    async def owner(self, info: Info) -> Entity | None:
+        return await _first_related(info, self.record, "ownedBy")
+
+    @strawberry.field(description="The system this entity is part of.")
+    async def system(self, info: Info) -> Entity | None:
+        return await _first_related(info, self.record, "partOf", "system")
+
+    @strawberry.field(
+        description="The domain: the entity's own, or for components, APIs and resources the domain of their system."
+    )
+    async def domain(self, info: Info) -> Entity | None:
+        own = await _first_related(info, self.record, "partOf", "domain")
+        if own is not None or self.record.kind in ("domain", "system"):
+            return own
+        system = await _first_related(info, self.record, "partOf", "system")
+        return await _first_related(info, system.record, "partOf", "domain") if system else None
+
+    @strawberry.field
+    async def provides_apis(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "providesApi")
+
+    @strawberry.field
+    async def consumes_apis(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "consumesApi")
+
+    @strawberry.field(description="Direct dependencies (dependsOn).")
+    async def depends_on(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "dependsOn")
+
+    @strawberry.field(description="Direct dependents (dependencyOf): what depends on this entity.")
+    async def dependents(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "dependencyOf")
+
+    @strawberry.field(description="Transitive dependencies up to `depth` hops (1..10), nearest first.")
+    async def dependencies(self, info: Info, depth: int = 1) -> list[Entity]:
+        _check_depth(depth)
+        refs = info.context.store.reachable(self.record.ref, EDGE_LABELS["dependsOn"], "out", depth)
+        return await _load_refs(info, refs)
+
+    @strawberry.field(description="What this entity owns; with transitive, also what its descendant groups own.")
+    async def owned_entities(self, info: Info, transitive: bool = False) -> list[Entity]:
+        owners = [self.record.ref]
+        if transitive:
+            owners += info.context.store.reachable(self.record.ref, EDGE_LABELS["parentOf"], "out", MAX_DEPTH * 3)
+        owned = info.context.store.neighbours(owners, EDGE_LABELS["ownedBy"], "in")
+        refs = sorted({ref for refs in owned.values() for ref in refs})
+        return await _load_refs(info, refs)
+
+
+def _spec_str(record: EntityRecord, key: str) -> str | None:
+    value = record.spec.get(key)
+    return value if isinstance(value, str) else None
+
+
+@strawberry.type
+class Component(Entity):
+    @strawberry.field
+    def type(self) -> str | None:
+        return _spec_str(self.record, "type")
+
+    @strawberry.field
+    def lifecycle(self) -> str | None:
+        return _spec_str(self.record, "lifecycle")
+
+    @strawberry.field(description="The component this one is a subcomponent of.")
+    async def subcomponent_of(self, info: Info) -> Entity | None:
+        return await _first_related(info, self.record, "partOf", "component")
+
+    @strawberry.field
+    async def subcomponents(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "hasPart", "component")
+
+
+@strawberry.type(name="API")
+class Api(Entity):
+    @strawberry.field
+    def type(self) -> str | None:
+        return _spec_str(self.record, "type")
+
+    @strawberry.field
+    def lifecycle(self) -> str | None:
+        return _spec_str(self.record, "lifecycle")
+
+    @strawberry.field(description="The API definition text (or an unresolved placeholder, see errors).")
+    def definition(self) -> JSON | None:
+        return self.record.spec.get("definition")
+
+    @strawberry.field
+    async def providers(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "apiProvidedBy")
+
+    @strawberry.field
+    async def consumers(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "apiConsumedBy")
+
+
+@strawberry.type
+class Resource(Entity):
+    @strawberry.field
+    def type(self) -> str | None:
+        return _spec_str(self.record, "type")
+
+
+@strawberry.type
+class System(Entity):
+    @strawberry.field
+    def type(self) -> str | None:
+        return _spec_str(self.record, "type")
+
+    @strawberry.field(description="Components, APIs and resources that are part of this system.")
+    async def parts(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "hasPart")
+
+
+@strawberry.type
+class Domain(Entity):
+    @strawberry.field
+    def type(self) -> str | None:
+        return _spec_str(self.record, "type")
+
+    @strawberry.field(description="Systems and subdomains that are part of this domain.")
+    async def parts(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "hasPart")
+
+
+@strawberry.type
+class Group(Entity):
+    @strawberry.field
+    def type(self) -> str | None:
+        return _spec_str(self.record, "type")
+
+    @strawberry.field
+    def profile(self) -> JSON:
+        return self.record.spec.get("profile") or {}
+
+    @strawberry.field
+    async def members(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "hasMember")
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Entity | None:
+        return await _first_related(info, self.record, "childOf")
+
+    @strawberry.field
+    async def children(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "parentOf")
+
+    @strawberry.field(description="All groups below this one, nearest first.")
+    async def descendants(self, info: Info) -> list[Entity]:
+        refs = info.context.store.reachable(self.record.ref, EDGE_LABELS["parentOf"], "out", MAX_DEPTH * 3)
+        return await _load_refs(info, refs)
+
+
+@strawberry.type
+class User(Entity):
+    @strawberry.field
+    def profile(self) -> JSON:
+        return self.record.spec.get("profile") or {}
+
+    @strawberry.field(description="The groups this user is a member of.")
+    async def groups(self, info: Info) -> list[Entity]:
+        return await _related(info, self.record, "memberOf")
+
+
+@strawberry.type
+class Location(Entity):
+    @strawberry.field
+    def type(self) -> str | None:
+        return _spec_str(self.record, "type")
+
+    @strawberry.field
+    def target(self) -> str | None:
+        return _spec_str(self.record, "target")
+
+    @strawberry.field
+    def targets(self) -> list[str]:
+        return [t for t in self.record.spec.get("targets") or [] if isinstance(t, str)]
+
+    @strawberry.field
+    def presence(self) -> str:
+        return _spec_str(self.record, "presence") or "required"
+
+
+@strawberry.type
+class Template(Entity):
+    @strawberry.field
+    def type(self) -> str | None:
+        return _spec_str(self.record, "type")
+
+    @strawberry.field
+    def parameters(self) -> JSON:
+        return self.record.spec.get("parameters")
+
+    @strawberry.field
+    def steps(self) -> JSON:
+        return self.record.spec.get("steps") or []
+
+
+@strawberry.type(description="An entity of a custom kind accepted by configuration.")
+class CustomEntity(Entity):
+    pass
+
+
+ENTITY_TYPES: dict[str, type[Entity]] = {
+    "component": Component,
+    "api": Api,
+    "resource": Resource,
+    "system": System,
+    "domain": Domain,
+    "group": Group,
+    "user": User,
+    "location": Location,
+    "template": Template,
+}
+
+
+def to_entity(record: EntityRecord | None) -> Any:
+    """The GraphQL object for a stored entity, of the type of its kind."""
+    if record is None:
+        return None
+    return ENTITY_TYPES.get(record.kind, CustomEntity)(record=record)

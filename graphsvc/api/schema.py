@@ -1,0 +1,338 @@
+"""The GraphQL schema: queries over the catalog graph and the location mutations.
+
+Names here are the public contract (see the README and the exported `schema.graphql`).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import Info
+
+from graphsvc.api.entities import ENTITY_TYPES, CustomEntity, Entity, Relation, to_entity
+from graphsvc.api.errors import bad_input
+from graphsvc.model import ModelError, parse_entity_ref
+from graphsvc.service import UnknownLocationError
+from graphsvc.store import EntityFilter as StoreFilter
+from graphsvc.store.records import ErrorRecord, SyncRunRecord
+from graphsvc.sync import SyncSummary
+from graphsvc.timestamps import to_datetime
+from ingestors.read import SourceUnavailableError
+
+MAX_FIRST = 1000
+DEFAULT_FIRST = 100
+MAX_QUERY_DEPTH = 15
+MAX_ALIASES = 50
+MAX_TOKENS = 5000
+
+
+def canonical_ref(ref: str, default_kind: str | None = None) -> str:
+    try:
+        return str(parse_entity_ref(ref, default_kind=default_kind))
+    except ModelError as error:
+        raise bad_input(f"invalid entity ref {ref[:200]!r}: {error}") from None
+
+
+def _page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_FIRST
+    if not 0 <= first <= MAX_FIRST:
+        raise bad_input(f"first must be between 0 and {MAX_FIRST}, got {first}")
+    return first
+
+
+CURSOR_PREFIX = "ref:"
+
+
+def encode_cursor(ref: str) -> str:
+    """Cursors are opaque to clients; inside, the last ref of the page (pages are ordered by ref)."""
+    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{ref}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        text = ""
+    if not text.startswith(CURSOR_PREFIX):
+        raise bad_input(f"invalid cursor {cursor[:100]!r}: pass an endCursor from a previous page")
+    return text.removeprefix(CURSOR_PREFIX)
+
+
+@strawberry.input(
+    description="Entity filters; all given fields must match. Values are case-insensitive; "
+    "owner/system/domain take refs with default kinds group/system/domain."
+)
+class EntityFilter:
+    kind: str | None = None
+    namespace: str | None = None
+    type: str | None = None
+    lifecycle: str | None = None
+    owner: str | None = None
+    system: str | None = None
+    domain: str | None = None
+    tag: str | None = None
+    text: str | None = strawberry.field(default=None, description="Substring of name, title or description.")
+
+    def to_store(self) -> StoreFilter:
+        lower = {
+            k: (getattr(self, k) or "").lower() or None
+            for k in ("kind", "namespace", "type", "lifecycle", "tag", "text")
+        }
+        refs = {
+            k: canonical_ref(getattr(self, k), k if k != "owner" else "group") if getattr(self, k) else None
+            for k in ("owner", "system", "domain")
+        }
+        return StoreFilter(**lower, **refs)
+
+
+def _store_filter(where: EntityFilter | None) -> StoreFilter:
+    return where.to_store() if where else StoreFilter()
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class EntityEdge:
+    cursor: str
+    node: Entity
+
+
+@strawberry.type(description="A page of entities ordered by ref (Relay connection).")
+class EntityConnection:
+    edges: list[EntityEdge]
+    page_info: PageInfo
+    where: strawberry.Private[StoreFilter]
+
+    @strawberry.field(description="How many entities match the filter, over all pages.")
+    def total_count(self, info: Info) -> int:
+        return info.context.store.count_entities(self.where)
+
+
+@strawberry.type
+class FacetValue:
+    value: str
+    count: int
+
+
+@strawberry.type
+class SyncRun:
+    id: str
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    commit_sha: str | None
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    error_count: int
+
+    @classmethod
+    def from_record(cls, r: SyncRunRecord) -> SyncRun:
+        return cls(
+            id=r.id,
+            source=r.source,
+            started_at=to_datetime(r.started_at),
+            finished_at=to_datetime(r.finished_at),
+            status=r.status,
+            commit_sha=r.commit_sha,
+            added=r.added or 0,
+            updated=r.updated or 0,
+            removed=r.removed or 0,
+            unchanged=r.unchanged or 0,
+            error_count=r.errors or 0,
+        )
+
+
+@strawberry.type(description="Something a sync could not accept: where it is and what is wrong.")
+class SyncError:
+    id: str
+    sync_run: str
+    source: str
+    category: str = strawberry.field(description="read, validation, duplicate or conflict.")
+    location: str | None
+    document_index: int | None
+    line: int | None
+    entity_ref: str | None
+    message: str
+    at: datetime
+
+    @classmethod
+    def from_record(cls, r: ErrorRecord) -> SyncError:
+        return cls(
+            id=r.id,
+            sync_run=r.sync_run,
+            source=r.source,
+            category=r.category,
+            location=r.location,
+            document_index=r.document_index,
+            line=r.line,
+            entity_ref=r.entity_ref,
+            message=r.message,
+            at=to_datetime(r.at),
+        )
+
+
+@strawberry.type(description="What one sync did.")
+class SyncResult:
+    sync_run: SyncRun
+    errors: list[SyncError]
+
+    @classmethod
+    def from_summary(cls, info: Info, summary: SyncSummary) -> SyncResult:
+        store = info.context.store
+        run = next(r for r in store.sync_runs(limit=1000) if r.id == summary.run_id)
+        errors = store.errors(sync_runs=[summary.run_id], limit=MAX_FIRST)
+        return cls(sync_run=SyncRun.from_record(run), errors=[SyncError.from_record(e) for e in errors])
+
+
+@strawberry.type
+class RegisteredLocation:
+    target: str
+    added_at: datetime
+    branch: str | None
+    glob: str | None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One entity by ref (`[kind:][namespace/]name`, kind required); null if unknown.")
+    async def entity(self, info: Info, ref: str) -> Entity | None:
+        return to_entity(await info.context.entity_loader.load(canonical_ref(ref)))
+
+    @strawberry.field(description="Entities matching a filter, ordered by ref, as a Relay connection.")
+    def entities(
+        self,
+        info: Info,
+        filter: EntityFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> EntityConnection:
+        where = _store_filter(filter)
+        size = _page_size(first)
+        records = info.context.store.find_entities(where, first=size + 1, after=decode_cursor(after)) if size else []
+        page = records[:size]
+        edges = [EntityEdge(cursor=encode_cursor(r.ref), node=to_entity(r)) for r in page]
+        info_ = PageInfo(
+            has_next_page=len(records) > size,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        )
+        return EntityConnection(edges=edges, page_info=info_, where=where)
+
+    @strawberry.field(
+        description="Value counts of one field (kind, namespace, type, lifecycle, owner, system, "
+        "domain, tag) over the entities matching the filter, most frequent first."
+    )
+    def facets(self, info: Info, field: str, filter: EntityFilter | None = None) -> list[FacetValue]:
+        aliases = {
+            "spec.type": "type",
+            "spec.lifecycle": "lifecycle",
+            "spec.owner": "owner",
+            "spec.system": "system",
+            "spec.domain": "domain",
+            "metadata.namespace": "namespace",
+            "metadata.tags": "tag",
+            "tags": "tag",
+        }
+        name = aliases.get(field, field)
+        try:
+            values = info.context.store.facets(name, _store_filter(filter))
+        except ValueError as error:
+            raise bad_input(str(error)) from None
+        return [FacetValue(value=v, count=c) for v, c in values]
+
+    @strawberry.field(description="Sync runs, newest first.")
+    def sync_runs(self, info: Info, first: int | None = None) -> list[SyncRun]:
+        return [SyncRun.from_record(r) for r in info.context.store.sync_runs(limit=_page_size(first))]
+
+    @strawberry.field(
+        description="Sync errors, newest first. Without syncRun: the errors of each source's "
+        "latest sync (what is wrong now)."
+    )
+    def errors(
+        self,
+        info: Info,
+        sync_run: str | None = None,
+        location: str | None = None,
+        entity_ref: str | None = None,
+        first: int | None = None,
+    ) -> list[SyncError]:
+        store = info.context.store
+        runs = [sync_run] if sync_run else store.latest_sync_run_ids()
+        ref = canonical_ref(entity_ref) if entity_ref else None
+        records = store.errors(sync_runs=runs, location=location, entity_ref=ref, limit=_page_size(first))
+        return [SyncError.from_record(r) for r in records]
+
+    @strawberry.field(description="Registered locations (the roots that syncs read).")
+    def locations(self, info: Info) -> list[RegisteredLocation]:
+        return [
+            RegisteredLocation(target=r.target, added_at=to_datetime(r.added_at), branch=r.branch, glob=r.glob)
+            for r in info.context.store.registered_locations()
+        ]
+
+
+async def _sync(info: Info, work) -> SyncResult:  # noqa: ANN001 - a zero-argument callable
+    try:
+        summary = await info.context.service.run_write(work)
+    except (SourceUnavailableError, UnknownLocationError) as error:
+        raise bad_input(str(error)) from None
+    return SyncResult.from_summary(info, summary)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Register a location (file, directory, URL or git repository) and sync it.")
+    async def register_location(
+        self, info: Info, target: str, branch: str | None = None, glob: str | None = None
+    ) -> SyncResult:
+        service = info.context.service
+        return await _sync(info, lambda: service.register(target, branch=branch, glob=glob))
+
+    @strawberry.mutation(description="Unregister a location; its entities are closed (kept in history).")
+    async def unregister_location(self, info: Info, target: str) -> SyncResult:
+        service = info.context.service
+        return await _sync(info, lambda: service.unregister(target))
+
+    @strawberry.mutation(description="Re-read a registered location now and sync what changed.")
+    async def refresh(self, info: Info, source: str) -> SyncResult:
+        service = info.context.service
+        return await _sync(info, lambda: service.refresh(source))
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[*ENTITY_TYPES.values(), CustomEntity, Relation],
+        extensions=[  # factories: each request gets fresh instances; the parse/validation caches are shared
+            lambda: ParserCache(maxsize=1000),
+            lambda: ValidationCache(maxsize=1000),
+            lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ],
+    )
+
+
+schema = build_schema()

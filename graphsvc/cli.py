@@ -1,0 +1,278 @@
+"""`catalog`: run the service, ingest sources, query the graph, export the schema.
+
+The embedded store belongs to one process. While `catalog serve` holds it, other commands either go through
+the service (`--url`) or stop with a message that names the service — never a second writer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from graphsvc.config import ConfigError, Settings, load_settings
+from graphsvc.store import StoreError
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except (ConfigError, StoreError) as error:
+        print(f"catalog: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="catalog", description="A graph-backed software catalog.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, handler: Any, store: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        if store:
+            sub.add_argument("--store", help="embedded store directory (default $CATALOG_STORE or var/catalog-store)")
+            sub.add_argument("--config", help="YAML configuration file (default $CATALOG_CONFIG)")
+            sub.add_argument("-v", "--verbose", action="store_true")
+        return sub
+
+    serve = command("serve", "Run the GraphQL service (GraphiQL at /graphql).", _serve)
+    serve.add_argument("--demo", action="store_true", help="load the bundled demo catalog first")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    ingest = command("ingest", "Register a file, directory, URL or git repository and sync it.", _ingest)
+    ingest.add_argument("target", metavar="PATH_OR_URL")
+    ingest.add_argument("--branch", help="git branch to read (git sources)")
+    ingest.add_argument("--glob", help="discovery glob in directories and repositories (default **/catalog-info.yaml)")
+    ingest.add_argument("--url", help="send it to a running service instead of opening the store")
+
+    query = command("query", "Run a GraphQL query and print the JSON result.", _query)
+    query.add_argument("document", metavar="GRAPHQL")
+    query.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variable; VALUE is parsed as JSON when it can be, else taken as a string",
+    )
+    query.add_argument("--url", help="query a running service instead of opening the store")
+
+    command("export-schema", "Print the GraphQL schema (SDL).", _export_schema, store=False)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config, store_dir=args.store)
+
+
+def _open_service(settings: Settings):  # noqa: ANN202 - CatalogService, imported lazily for a fast --help
+    from graphsvc.service import CatalogService
+    from graphsvc.store import open_store
+
+    return CatalogService(open_store(settings), settings)
+
+
+# --- serve -------------------------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from graphsvc.api.app import create_app
+
+    settings = _settings(args)
+    service = _open_service(settings)
+    backend = service.store.backend
+    url = f"http://{args.host}:{args.port}"
+    if hasattr(backend, "claim_ownership"):
+        backend.claim_ownership(url)
+    try:
+        if args.demo:
+            _load_demo(service)
+        scheduler = _start_scheduler(service, settings)
+        print(f"catalog: serving {url}/graphql (store: {_describe(settings)})", file=sys.stderr)
+        uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
+        if scheduler:
+            scheduler.shutdown(wait=False)
+    finally:
+        if hasattr(backend, "release_ownership"):
+            backend.release_ownership()
+        service.close()
+    return EXIT_OK
+
+
+def _load_demo(service: Any) -> None:
+    from graphsvc.demo import DEMO_CATALOG
+
+    summary = service.write_now(lambda: service.register(str(DEMO_CATALOG)))
+    print(f"catalog: demo catalog loaded ({_counts(summary.counts)})", file=sys.stderr)
+
+
+def _start_scheduler(service: Any, settings: Settings) -> Any:
+    """Re-sync every registered location on an interval, through the single writer."""
+    if not settings.refresh_interval_s:
+        return None
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler()
+    scheduler.add_job(
+        lambda: service.write_now(service.refresh_all),
+        "interval",
+        seconds=settings.refresh_interval_s,
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    return scheduler
+
+
+def _describe(settings: Settings) -> str:
+    return f"neo4j {settings.neo4j_uri}" if settings.backend == "neo4j" else str(settings.store_dir)
+
+
+# --- ingest ------------------------------------------------------------------------------------------------
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    if args.url:
+        document = (
+            "mutation($target: String!, $branch: String, $glob: String) { registerLocation(target: $target, "
+            "branch: $branch, glob: $glob) { syncRun { id status added updated removed unchanged errorCount } "
+            "errors { category location line entityRef message } } }"
+        )
+        variables = {"target": _target_for_service(args.target), "branch": args.branch, "glob": args.glob}
+        result = _post(args.url, document, variables)
+        _print_json(result)
+        return EXIT_ERRORS if result.get("errors") else EXIT_OK
+    from ingestors.read import SourceUnavailableError
+
+    service = _open_service(_settings(args))
+    try:
+        with _progress_bar() as progress:
+            summary = service.write_now(
+                lambda: service.register(args.target, branch=args.branch, glob=args.glob, progress=progress)
+            )
+    except SourceUnavailableError as error:
+        print(f"catalog: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        service.close()
+    for error in summary.errors:
+        where = ":".join(str(p) for p in (error["location"], error["line"]) if p is not None)
+        print(f"error [{error['category']}] {where}: {error['message']}", file=sys.stderr)
+    print(f"synced {args.target}: {_counts(summary.counts)}")
+    return EXIT_OK
+
+
+def _target_for_service(target: str) -> str:
+    """Local paths are made absolute here, because the service resolves them from its own directory."""
+    return target if "://" in target or target.startswith("git") else str(Path(target).resolve())
+
+
+class _progress_bar:
+    """A progress bar on stderr for long syncs (tqdm hides itself when stderr is not a terminal)."""
+
+    def __enter__(self) -> Any:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=0, unit="entities", file=sys.stderr, disable=None, leave=False)
+
+        def update(done: int, total: int) -> None:
+            self.bar.total = total
+            self.bar.n = done
+            self.bar.refresh()
+
+        return update
+
+    def __exit__(self, *_: object) -> None:
+        self.bar.close()
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{value} {name}" for name, value in counts.items())
+
+
+# --- query -------------------------------------------------------------------------------------------------
+
+
+def _query(args: argparse.Namespace) -> int:
+    variables = dict(_parse_var(v) for v in args.var)
+    if args.url:
+        result = _post(args.url, args.document, variables)
+    else:
+        result = _query_locally(_settings(args), args.document, variables)
+    _print_json(result)
+    return EXIT_ERRORS if result.get("errors") else EXIT_OK
+
+
+def _parse_var(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise SystemExit(f"catalog: --var takes NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def _query_locally(settings: Settings, document: str, variables: dict[str, Any]) -> dict[str, Any]:
+    from graphsvc.api.context import Context
+    from graphsvc.api.schema import schema
+
+    service = _open_service(settings)
+    try:
+        result = asyncio.run(
+            schema.execute(document, variable_values=variables, context_value=Context(service=service))
+        )
+    finally:
+        service.close()
+    out: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        out["errors"] = [error.formatted for error in result.errors]
+    return out
+
+
+def _post(url: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:
+    import httpx
+
+    endpoint = url.rstrip("/") + ("" if url.rstrip("/").endswith("/graphql") else "/graphql")
+    try:
+        response = httpx.post(endpoint, json={"query": document, "variables": variables}, timeout=600)
+    except httpx.HTTPError as error:
+        raise SystemExit(f"catalog: cannot reach the service at {endpoint}: {error}") from None
+    try:
+        return response.json()
+    except ValueError:
+        raise SystemExit(f"catalog: {endpoint} answered {response.status_code} without JSON") from None
+
+
+def _print_json(result: dict[str, Any]) -> None:
+    print(json.dumps(result, indent=2, default=str))
+
+
+# --- export-schema -----------------------------------------------------------------------------------------
+
+
+def _export_schema(_: argparse.Namespace) -> int:
+    from graphsvc.api.schema import schema
+
+    print(schema.as_str())
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The catalog as an application: registered locations, syncs, and the single writer.
+
+Both the CLI and the GraphQL mutations go through `CatalogService`, so a sync means the same thing wherever
+it is started. Writes run on one dedicated thread: LadybugDB allows one write transaction at a time and a
+second writer fails instead of waiting, so serializing them here is what keeps the store consistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from graphsvc.config import Settings
+from graphsvc.store import GraphStore
+from graphsvc.sync import Progress, SyncSummary, sync_source
+from graphsvc.timestamps import now_micros
+from ingestors.documents import ReadResult
+from ingestors.read import read_source
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class UnknownLocationError(LookupError):
+    """A refresh or unregister named a location that is not registered."""
+
+
+def normalize_target(target: str) -> str:
+    """Registered targets are URLs or absolute paths, so one location is not registered twice."""
+    target = target.strip()
+    if "://" in target or target.startswith(("git+", "git@")):
+        return target
+    return str(Path(target).expanduser().resolve())
+
+
+class CatalogService:
+    def __init__(self, store: GraphStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-writer")
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self.store.close()
+
+    async def run_write(self, work: Callable[[], T]) -> T:
+        """Run a write on the writer thread without blocking the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, work)
+
+    def write_now(self, work: Callable[[], T]) -> T:
+        """Run a write on the writer thread and wait for it (from synchronous code)."""
+        return self._writer.submit(work).result()
+
+    # --- operations (call through run_write / write_now) -----------------------------------------------
+
+    def register(
+        self,
+        target: str,
+        *,
+        branch: str | None = None,
+        glob: str | None = None,
+        progress: Progress | None = None,
+    ) -> SyncSummary:
+        """Register a location and sync it. A location that cannot be read at all is not registered."""
+        target = normalize_target(target)
+        result = self._read(target, branch, glob)
+        self.store.register_location(target, now_micros(), branch, glob)
+        return self._sync(target, result, progress)
+
+    def refresh(self, target: str, progress: Progress | None = None) -> SyncSummary:
+        location = self._registered(normalize_target(target))
+        return self._sync(location.target, self._read(location.target, location.branch, location.glob), progress)
+
+    def unregister(self, target: str) -> SyncSummary:
+        """Forget a location: its entities are closed (kept in history), the registration is removed."""
+        location = self._registered(normalize_target(target))
+        summary = self._sync(location.target, ReadResult(source=location.target))
+        self.store.unregister_location(location.target)
+        return summary
+
+    def refresh_all(self) -> list[SyncSummary]:
+        summaries = []
+        for location in self.store.registered_locations():
+            try:
+                summaries.append(self.refresh(location.target))
+            except Exception:  # one broken source must not stop the others; the error is logged
+                log.exception("refresh of %s failed", location.target)
+        return summaries
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    def _registered(self, target: str):  # noqa: ANN202 - RegisteredLocationRecord
+        for location in self.store.registered_locations():
+            if location.target == target:
+                return location
+        raise UnknownLocationError(f"no registered location {target!r}; registerLocation it first")
+
+    def _read(self, target: str, branch: str | None, glob: str | None) -> ReadResult:
+        options = {"branch": branch, "timeout": self.settings.fetch_timeout_s}
+        if glob:
+            options["glob"] = glob
+        return read_source(target, **options)
+
+    def _sync(self, target: str, result: ReadResult, progress: Progress | None = None) -> SyncSummary:
+        summary = sync_source(
+            self.store, result, source=target, custom_kinds=self.settings.custom_kinds, progress=progress
+        )
+        log.info("synced %s: %s", target, summary.counts)
+        return summary
