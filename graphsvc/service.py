@@ -100,7 +100,11 @@ class CatalogService:
         raise UnknownLocationError(f"no registered location {target!r}; registerLocation it first")
 
     def _read(self, target: str, branch: str | None, glob: str | None) -> ReadResult:
-        options = {"branch": branch, "timeout": self.settings.fetch_timeout_s}
+        options = {
+            "branch": branch,
+            "timeout": self.settings.fetch_timeout_s,
+            "known_digests": self.store.file_digests(target),
+        }
         if glob:
             options["glob"] = glob
         return read_source(target, **options)

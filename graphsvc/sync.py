@@ -116,6 +116,8 @@ def sync_source(
         store.finish_sync_run(run.sync_run, finished_at=now_micros(), status="failed", counts=summary.counts)
         raise
     store.record_errors(summary.errors)
+    failed_files = {error["location"] for error in summary.errors}
+    store.replace_file_digests(source, {k: v for k, v in result.file_digests.items() if k not in failed_files})
     summary.finished_at = now_micros()
     status = "completed_with_errors" if summary.errors else "completed"
     store.finish_sync_run(run.sync_run, finished_at=summary.finished_at, status=status, counts=summary.counts)
@@ -148,6 +150,7 @@ class _Sync:
         candidates = self.collect()
         existing = self.store.source_state(self.run.source)
         self.known_nodes.update(existing)
+        candidates = self.drop_redefinitions(candidates, existing)
         candidates = self.drop_conflicts(candidates, existing)
         changed, relocated = self.classify(candidates, existing)
         self.write_changes(changed, existing)
@@ -198,6 +201,30 @@ class _Sync:
             self.incomplete.add(document.location)  # we cannot tell which entity it was: keep the whole file
         else:
             self.retained.add(ref)
+
+    def drop_redefinitions(
+        self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
+    ) -> dict[str, Candidate]:
+        """Entities of files skipped as unchanged are kept as they are; another file defining one of them
+        again is a duplicate, exactly as if both files had been read."""
+        unchanged_files = self.result.unchanged_locations
+        for ref, (_, state, location) in existing.items():
+            if state != PRESENT or location not in unchanged_files:
+                continue
+            self.summary.unchanged += 1
+            candidate = candidates.pop(ref, None)
+            if candidate is not None:
+                document = candidate.document
+                self.error(
+                    "duplicate",
+                    f"{ref} is defined twice in this source: first in {location}, again here; "
+                    "the first definition is kept",
+                    document.location,
+                    document.document_index,
+                    document.line,
+                    ref,
+                )
+        return candidates
 
     def drop_conflicts(
         self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
@@ -365,6 +392,7 @@ class _Sync:
             and ref not in candidates
             and ref not in self.retained
             and location not in self.incomplete
+            and location not in self.result.unchanged_locations
         ]
         q = self.store.statements
         run = self.run.fields()

@@ -53,3 +53,8 @@ class ReadResult:
     commit_sha: str | None = None
     """The commit the documents were read at, for git sources."""
     files_read: int = 0
+    file_digests: dict[str, str] = field(default_factory=dict)
+    """Content digest of each self-contained file read (complete, no Locations, no placeholders): a later
+    read may skip such a file while its digest stays the same."""
+    unchanged_locations: set[str] = field(default_factory=set)
+    """Files skipped because their digest matched the last sync's: their entities are unchanged."""

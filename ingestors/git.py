@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
@@ -60,6 +61,7 @@ def read_git(
     limits: ReadLimits = DEFAULT_LIMITS,
     cache_dir: str | os.PathLike[str] | None = None,
     update: bool = True,
+    known_digests: Mapping[str, str] | None = None,
 ) -> ReadResult:
     """Read the catalog files matching `glob` in `repo` at `commit`, or at the head of `branch`
     (default: the repository's HEAD), and everything their Locations reach.
@@ -74,7 +76,7 @@ def read_git(
         filesystem = GitFilesystem(tree, repository.name)
         roots = [filesystem.location(path) for path in GlobPattern(glob).filter(tree.paths)]
         files = CatalogFiles(filesystem, fetch, limits.fetch_timeout)
-        return read_catalog(roots, files, source=repo, limits=limits, commit_sha=sha)
+        return read_catalog(roots, files, source=repo, limits=limits, commit_sha=sha, known_digests=known_digests)
 
 
 def is_remote(repo: str) -> bool:

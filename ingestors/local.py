@@ -8,7 +8,7 @@ globs, which keeps a link loop from running forever.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ingestors.documents import ReadResult
@@ -91,6 +91,7 @@ def read_local(
     fetch: Fetch = default_fetch,
     limits: ReadLimits = DEFAULT_LIMITS,
     source: str | None = None,
+    known_digests: Mapping[str, str] | None = None,
 ) -> ReadResult:
     """Read a catalog file, or every file matching `glob` under a directory, and all they point at."""
     path = Path(path)
@@ -98,7 +99,9 @@ def read_local(
     files = CatalogFiles(LocalFilesystem(), fetch, limits.fetch_timeout)
     if path.is_dir():
         roots = [file_location(found) for found in find_files(path, glob)]
-        return read_catalog(roots, files, source=shown, limits=limits)
+        return read_catalog(roots, files, source=shown, limits=limits, known_digests=known_digests)
     if not path.exists():
         raise SourceUnavailableError(f"no such file or directory: {path}")
-    return read_catalog([file_location(path)], files, source=shown, limits=limits, strict_roots=True)
+    return read_catalog(
+        [file_location(path)], files, source=shown, limits=limits, strict_roots=True, known_digests=known_digests
+    )

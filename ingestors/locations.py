@@ -18,7 +18,8 @@ the files its Locations point at, depth first.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -71,17 +72,26 @@ def read_catalog(
     limits: ReadLimits = DEFAULT_LIMITS,
     strict_roots: bool = False,
     commit_sha: str | None = None,
+    known_digests: Mapping[str, str] | None = None,
 ) -> ReadResult:
     """Read `roots` (locations) and everything their Locations reach.
 
     With `strict_roots`, a root that cannot be read raises `SourceUnavailableError` instead of being
     reported: right for a source that *is* one file or URL, where nothing read must not look like an
-    empty catalog.
+    empty catalog. `known_digests` (location -> digest, from the last sync's `file_digests`) lets the read
+    skip parsing files whose content has not changed: a no-op re-sync of a large catalog is mostly YAML
+    parsing otherwise.
     """
     walk = _CatalogWalk(files, limits, ReadResult(source=source, commit_sha=commit_sha), strict_roots)
+    walk.known_digests = known_digests or {}
     with _cycle_collection_paused():
         walk.run(roots)
     return walk.result
+
+
+def file_digest(text: str) -> str:
+    """A short content digest: equal digests mean the file need not be parsed again."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @contextmanager
@@ -155,6 +165,7 @@ class _CatalogWalk:
         self.yaml_limits = limits.yaml()
         self.placeholders = PlaceholderResolver(files, self.yaml_limits)
         self.visited: set[str] = set()
+        self.known_digests: Mapping[str, str] = {}
 
     def run(self, roots: Sequence[str]) -> None:
         """Depth first: a file's targets are read right after it, and `chain` is the path that led here."""
@@ -168,9 +179,15 @@ class _CatalogWalk:
                 return
             self.visited.add(visit.location)
             text = self._read(visit)
-            if text is not None:
-                self.result.files_read += 1
-                pending.extend(reversed(self._read_documents(visit, text)))
+            if text is None:
+                continue
+            self.result.files_read += 1
+            digest = file_digest(text)
+            if self.known_digests.get(visit.location) == digest:
+                self.result.unchanged_locations.add(visit.location)
+                self.result.file_digests[visit.location] = digest
+                continue
+            pending.extend(reversed(self._read_documents(visit, text, digest)))
 
     def _stop(self, first_unread: _Visit, pending: list[_Visit]) -> None:
         unread = ({first_unread.location} | {visit.location for visit in pending}) - self.visited
@@ -197,7 +214,7 @@ class _CatalogWalk:
             self.result.errors.append(referrer.error(message) if referrer else ReadError(visit.location, message))
             return None
 
-    def _read_documents(self, visit: _Visit, text: str) -> list[_Visit]:
+    def _read_documents(self, visit: _Visit, text: str, digest: str) -> list[_Visit]:
         """Add the file's documents to the result; return the files its Locations point at."""
         location = visit.location
         parsed = parse_yaml_documents(text, self.yaml_limits)
@@ -220,6 +237,13 @@ class _CatalogWalk:
             self.result.documents.append(document)
             if is_location(data):
                 targets.extend(self._targets(visit, document, entity_ref))
+        if (
+            parsed.complete
+            and not parsed.problems
+            and not may_have_placeholders
+            and not any(is_location(d.data) for d in parsed.documents)
+        ):
+            self.result.file_digests[location] = digest
         return targets
 
     def _targets(self, visit: _Visit, document: CatalogDocument, entity_ref: str | None) -> list[_Visit]:

@@ -14,6 +14,7 @@ A source that does not exist or cannot be reached raises `SourceUnavailableError
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 
 from ingestors.documents import ReadResult
@@ -42,26 +43,39 @@ def read_source(
     limits: ReadLimits = DEFAULT_LIMITS,
     cache_dir: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
+    known_digests: Mapping[str, str] | None = None,
 ) -> ReadResult:
     """Read the catalog at `source` (see the module's table for what a source can be).
 
     `timeout` (seconds per HTTP request) is a shorthand for `limits.fetch_timeout`; `cache_dir` is where
-    remote git repositories are cloned (default `~/.cache/catalog-graph/git`).
+    remote git repositories are cloned (default `~/.cache/catalog-graph/git`); `known_digests` are the last
+    sync's file digests, so that unchanged files are not parsed again.
     """
     if timeout is not None:
         limits = replace(limits, fetch_timeout=timeout)
     repository = _git_repository(source, branch, commit)
     if repository is not None:
-        result = read_git(repository, branch, commit, glob=glob, fetch=fetch, limits=limits, cache_dir=cache_dir)
+        result = read_git(
+            repository,
+            branch,
+            commit,
+            glob=glob,
+            fetch=fetch,
+            limits=limits,
+            cache_dir=cache_dir,
+            known_digests=known_digests,
+        )
         result.source = source
         return result
     if is_url(source):
         files = CatalogFiles(None, fetch, limits.fetch_timeout)
-        return read_catalog([URL_PREFIX + source], files, source=source, limits=limits, strict_roots=True)
+        return read_catalog(
+            [URL_PREFIX + source], files, source=source, limits=limits, strict_roots=True, known_digests=known_digests
+        )
     path = _local_path(source)
     if not os.path.exists(path):
         raise SourceUnavailableError(f"no such file or directory: {path}")
-    return read_local(path, glob=glob, fetch=fetch, limits=limits, source=source)
+    return read_local(path, glob=glob, fetch=fetch, limits=limits, source=source, known_digests=known_digests)
 
 
 def _git_repository(source: str, branch: str | None, commit: str | None) -> str | None:

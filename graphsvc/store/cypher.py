@@ -213,6 +213,14 @@ class Statements:
         )
 
     @cached_property
+    def forget_file_digests(self) -> str:
+        return "MATCH (f:SourceFile) WHERE f.source = $source DELETE f"
+
+    @cached_property
+    def file_digests(self) -> str:
+        return "MATCH (f:SourceFile) WHERE f.source = $source RETURN f.location, f.digest"
+
+    @cached_property
     def register_location(self) -> str:
         return (
             "MERGE (l:RegisteredLocation {target: $target}) "
@@ -349,6 +357,8 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     out.append((statements.register_location, ("target", "at", "branch", "discovery_glob")))
     out.append((statements.unregister_location, ("target",)))
     out.append((statements.source_state, ("source",)))
+    out.append((statements.forget_file_digests, ("source",)))
+    out.append((statements.file_digests, ("source",)))
     for name in ("claims", "documents", "entities_by_ref", "outgoing_relations", "incoming_relations"):
         out.append((getattr(statements, name), ("refs",)))
     out.append((statements.registered_locations, ()))

@@ -21,7 +21,7 @@ from graphsvc.store.records import (
     RelationRow,
     SyncRunRecord,
 )
-from graphsvc.store.schema import FORWARD_TYPES
+from graphsvc.store.schema import FORWARD_TYPES, SOURCE_FILE
 
 MAX_PAGE = 1000
 
@@ -61,6 +61,14 @@ class GraphStore:
                 if document:
                     out[ref] = json.loads(document)
         return out
+
+    def file_digests(self, source: str) -> dict[str, str]:
+        """location -> content digest of the files the source's last sync read cleanly."""
+        return dict(self.backend.read(self.statements.file_digests, {"source": source}))
+
+    def replace_file_digests(self, source: str, digests: dict[str, str]) -> None:
+        rows = [{"id": f"{source}|{loc}", "source": source, "location": loc, "digest": d} for loc, d in digests.items()]
+        self.write([(self.statements.forget_file_digests, {"source": source}), Insert(SOURCE_FILE, rows)])
 
     def start_sync_run(self, run_id: str, source: str, started_at: int, commit_sha: str | None) -> None:
         self.write(

@@ -91,7 +91,15 @@ REGISTERED_LOCATION = NodeTable(
     "target",
     _cols("target:STRING added_at:INT64 branch:STRING discovery_glob:STRING"),
 )
-NODE_TABLES = (ENTITY, ENTITY_VERSION, SYNC_RUN, SYNC_ERROR, REGISTERED_LOCATION)
+SOURCE_FILE = NodeTable(
+    "SourceFile",
+    "id",
+    _cols("id:STRING source:STRING location:STRING digest:STRING"),
+    indexed=("source",),
+)
+"""Content digests of the files a source's last sync read cleanly: a cache that lets the next sync skip
+parsing unchanged files. Unlike entity data it is replaced, not versioned."""
+NODE_TABLES = (ENTITY, ENTITY_VERSION, SYNC_RUN, SYNC_ERROR, REGISTERED_LOCATION, SOURCE_FILE)
 
 EDGE_COLUMNS = _cols(
     "origin:STRING valid_from:INT64 valid_to:INT64 source:STRING sync_run:STRING commit_sha:STRING "
