@@ -318,15 +318,7 @@ class _Sync:
             for c in batch
         ]
         versions = [
-            {
-                "id": f"{c.ref}@{at}",
-                "ref": c.ref,
-                "hash": c.digest,
-                "document": row["document"],
-                "valid_from": at,
-                **run,
-                "location": c.document.location,
-            }
+            {**row, "id": f"{c.ref}@{at}", "valid_from": at, **run, "location": c.document.location}
             for c, row in zip(batch, rows, strict=True)
         ]
         opened, closed = _edge_diff(batch_refs, old, new)
