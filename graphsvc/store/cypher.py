@@ -311,6 +311,13 @@ class Statements:
         return f"MATCH (s:SyncRun) RETURN {cols} ORDER BY s.started_at DESC LIMIT $limit"
 
     @cached_property
+    def latest_commit(self) -> str:
+        return (
+            "MATCH (s:SyncRun) WHERE s.source = $source AND s.commit_sha IS NOT NULL AND s.status <> 'failed' "
+            "RETURN s.commit_sha, s.started_at ORDER BY s.started_at DESC LIMIT 1"
+        )
+
+    @cached_property
     def latest_runs(self) -> str:
         return "MATCH (s:SyncRun) RETURN s.source, max(s.started_at)"
 
@@ -370,6 +377,7 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
             out.append((statements.facet(field, active), active))
     out.append((statements.sync_runs, ("limit",)))
     out.append((statements.latest_runs, ()))
+    out.append((statements.latest_commit, ("source",)))
     out.append((statements.latest_run_ids, ("sources", "moments")))
     for active in [
         (),

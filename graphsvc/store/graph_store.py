@@ -190,6 +190,11 @@ class GraphStore:
     def sync_runs(self, limit: int = 50) -> list[SyncRunRecord]:
         return [SyncRunRecord(*row) for row in self.backend.read(self.statements.sync_runs, {"limit": limit})]
 
+    def latest_commit(self, source: str) -> tuple[str, int] | None:
+        """(commit SHA, sync time) of the newest successful sync of `source` that recorded a commit."""
+        rows = self.backend.read(self.statements.latest_commit, {"source": source})
+        return (rows[0][0], rows[0][1]) if rows else None
+
     def latest_sync_run_ids(self) -> list[str]:
         latest = self.backend.read(self.statements.latest_runs)
         if not latest:

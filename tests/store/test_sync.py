@@ -221,3 +221,16 @@ def test_sync_runs_and_errors_are_recorded(store: GraphStore) -> None:
     assert store.latest_sync_run_ids() == [summary.run_id]
     [error] = store.errors(sync_runs=[summary.run_id])
     assert error.location == A and error.document_index == 1 and error.line == 11
+
+
+def test_latest_commit_is_the_newest_synced_commit_of_the_source(store: GraphStore) -> None:
+    assert store.latest_commit("s1") is None
+    first = source((A, [component("web")]))
+    first.commit_sha = "a" * 40
+    sync_source(store, first, source="s1", at=T0)
+    second = source((A, [component("web")]))
+    second.commit_sha = "b" * 40
+    sync_source(store, second, source="s1", at=T1)
+    sync_source(store, source((A, [component("web")])), source="s1", at=T2)  # a sync without a commit
+    assert store.latest_commit("s1") == ("b" * 40, T1)
+    assert store.latest_commit("s2") is None
