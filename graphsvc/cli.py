@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--branch", help="git branch to read (git sources)")
     ingest.add_argument("--glob", help="discovery glob in directories and repositories (default **/catalog-info.yaml)")
     ingest.add_argument("--url", help="send it to a running service instead of opening the store")
+    ingest.add_argument(
+        "--history",
+        action="store_true",
+        help="a git repository: replay every commit of the branch, oldest first, each at its commit date "
+        "(a later run replays only the new commits), then keep it registered",
+    )
 
     query = command("query", "Run a GraphQL query and print the JSON result.", _query)
     query.add_argument("document", metavar="GRAPHQL")
@@ -116,10 +122,27 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _load_demo(service: Any) -> None:
-    from graphsvc.demo import DEMO_CATALOG
+    """Build the demo repository (the demo catalog with its git history) in the store directory and replay
+    it; a restart replays nothing new. A store that holds the demo from before it had a history keeps it."""
+    from graphsvc.demo import DEMO_CATALOG, build_demo_repository
+    from graphsvc.demo.history import DemoRepositoryError
 
-    summary = service.write_now(lambda: service.register(str(DEMO_CATALOG)))
-    print(f"catalog: demo catalog loaded ({_counts(summary.counts)})", file=sys.stderr)
+    if any(location.target == str(DEMO_CATALOG) for location in service.store.registered_locations()):
+        summary = service.write_now(lambda: service.refresh(str(DEMO_CATALOG)))
+        print(
+            f"catalog: demo catalog refreshed ({_counts(summary.counts)}); this store holds it without its history, "
+            "start with a new --store to see the history",
+            file=sys.stderr,
+        )
+        return
+    try:
+        repository = build_demo_repository(Path(service.settings.store_dir) / "demo-repo")
+    except DemoRepositoryError as error:
+        summary = service.write_now(lambda: service.register(str(DEMO_CATALOG)))
+        print(f"catalog: {error}; demo catalog loaded without its history ({_counts(summary.counts)})", file=sys.stderr)
+        return
+    summaries = service.write_now(lambda: service.backfill_history(str(repository)))
+    print(f"catalog: demo catalog loaded from {repository} ({len(summaries)} commits replayed)", file=sys.stderr)
 
 
 def _start_scheduler(service: Any, settings: Settings) -> Any:
@@ -148,6 +171,8 @@ def _describe(settings: Settings) -> str:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    if args.history:
+        return _ingest_history(args)
     if args.url:
         document = (
             "mutation($target: String!, $branch: String, $glob: String) { registerLocation(target: $target, "
@@ -176,6 +201,46 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"error [{error['category']}] {where}: {error['message']}", file=sys.stderr)
     print(f"synced {args.target}: {_counts(summary.counts)}")
     return EXIT_OK
+
+
+def _ingest_history(args: argparse.Namespace) -> int:
+    """`ingest --history`: one line per replayed commit as it is synced, its errors and notes below it."""
+    if args.url:
+        print(
+            "catalog: --history opens the store itself; run it without --url, with the service stopped", file=sys.stderr
+        )
+        return EXIT_USAGE
+    from ingestors.read import SourceUnavailableError
+
+    service = _open_service(_settings(args))
+    try:
+        summaries = service.write_now(
+            lambda: service.backfill_history(args.target, branch=args.branch, glob=args.glob, progress=_print_commit)
+        )
+    except SourceUnavailableError as error:
+        print(f"catalog: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        service.close()
+    if not summaries:
+        print(f"{args.target}: no new commits to replay")
+    else:
+        errors = sum(len(summary.errors) for summary in summaries)
+        print(f"replayed {len(summaries)} commits of {args.target} ({errors} errors); registered for refresh")
+    return EXIT_OK
+
+
+def _print_commit(summary: Any) -> None:
+    """One replayed commit (a `CommitSummary`): short SHA, commit date (UTC), counts; then notes and errors."""
+    from graphsvc.timestamps import to_datetime
+
+    date = to_datetime(summary.committed_at)
+    print(f"{summary.commit_sha[:10]} {date:%Y-%m-%d %H:%M}Z {_counts(summary.counts)}", flush=True)
+    for note in summary.notes:
+        print(f"  note: {note}", file=sys.stderr)
+    for error in summary.errors:
+        where = ":".join(str(p) for p in (error["location"], error["line"]) if p is not None)
+        print(f"  error [{error['category']}] {where}: {error['message']}", file=sys.stderr)
 
 
 def _target_for_service(target: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from graphsvc.config import Settings
+from graphsvc.history_replay import CommitProgress, CommitSummary, backfill_history
 from graphsvc.store import GraphStore
 from graphsvc.sync import Progress, SyncSummary, sync_source
 from graphsvc.timestamps import now_micros
@@ -70,6 +71,27 @@ class CatalogService:
         result = self._read(target, branch, glob)
         self.store.register_location(target, now_micros(), branch, glob)
         return self._sync(target, result, progress)
+
+    def backfill_history(
+        self,
+        target: str,
+        *,
+        branch: str | None = None,
+        glob: str | None = None,
+        progress: CommitProgress | None = None,
+    ) -> list[CommitSummary]:
+        """Replay a git repository's history, one sync per commit at its commit date, and keep the repository
+        registered (with the branch replayed) so that `refresh` continues from its head. Incremental: a
+        second call replays only the commits made since."""
+        return backfill_history(
+            self.store,
+            normalize_target(target),
+            branch=branch,
+            glob=glob,
+            custom_kinds=self.settings.custom_kinds,
+            fetch_timeout=self.settings.fetch_timeout_s,
+            progress=progress,
+        )
 
     def refresh(self, target: str, progress: Progress | None = None) -> SyncSummary:
         location = self._registered(normalize_target(target))

@@ -39,8 +39,22 @@ ENTITY_FIELDS = (
     "updated_at",
 )
 ENTITY_RETURN = ", ".join(f"e.{f}" for f in ENTITY_FIELDS)
+# A past state in the same shape: a version is present by definition; its interval stands in for timestamps.
+VERSION_RETURN = (
+    ENTITY_RETURN.replace("e.state", f"'{PRESENT}'")
+    .replace("e.created_at", "e.valid_from")
+    .replace("e.updated_at", "e.valid_to")
+)
 RELATION_LABELS = "|".join(EDGE_LABELS.values())
 OPEN = "IS NULL"
+
+
+def valid(variable: str, at: bool) -> str:
+    """The validity predicate: open now, or (`at`) valid at `$as_of` (intervals are half-open)."""
+    if not at:
+        return f"{variable}.valid_to IS NULL"
+    return f"{variable}.valid_from <= $as_of AND ({variable}.valid_to IS NULL OR {variable}.valid_to > $as_of)"
+
 
 # Properties an entity row sets on every upsert (besides ref and timestamps).
 ENTITY_STATE_PROPS = (
@@ -251,59 +265,65 @@ class Statements:
 
     # --- reads used by the API -----------------------------------------------------------------------------
 
-    @cached_property
-    def entities_by_ref(self) -> str:
-        return f"UNWIND $refs AS ref MATCH (e:Entity {{ref: ref}}) WHERE e.state = '{PRESENT}' RETURN {ENTITY_RETURN}"
+    def entities_by_ref(self, at: bool = False) -> str:
+        """Entities by ref: the present state, or (`at`) the version valid at `$as_of`."""
+        if not at:
+            present = f"e.state = '{PRESENT}'"
+            return f"UNWIND $refs AS ref MATCH (e:Entity {{ref: ref}}) WHERE {present} RETURN {ENTITY_RETURN}"
+        return (
+            f"UNWIND $refs AS ref MATCH (:Entity {{ref: ref}})-[:{VERSION_EDGE}]->(e:EntityVersion) "
+            f"WHERE {valid('e', at)} RETURN {VERSION_RETURN}"
+        )
 
-    def _where(self, active: tuple[str, ...], *, paged: bool) -> str:
-        conditions = [f"e.state = '{PRESENT}'"] + [_CONDITIONS[name] for name in active if name != "owner"]
+    def _where(self, active: tuple[str, ...], *, paged: bool, at: bool) -> str:
+        conditions = [valid("e", at) if at else f"e.state = '{PRESENT}'"]
+        conditions += [_CONDITIONS[name] for name in active if name != "owner"]
         if paged:
             conditions.append("e.ref > $after")
         return " AND ".join(conditions)
 
-    def _match(self, active: tuple[str, ...]) -> str:
+    def _match(self, active: tuple[str, ...], at: bool) -> str:
         # An owner filter walks the owner's incoming OWNED_BY edges instead of scanning every entity.
+        node = f"(:Entity)-[:{VERSION_EDGE}]->(e:EntityVersion)" if at else "(e:Entity)"
         if "owner" in active:
-            return f"MATCH (o:Entity {{ref: $owner}})<-[w:OWNED_BY]-(e:Entity) WHERE w.valid_to {OPEN} AND "
-        return "MATCH (e:Entity) WHERE "
+            node = node.replace("(:Entity)", "(x:Entity)") if at else node
+            return f"MATCH (o:Entity {{ref: $owner}})<-[w:OWNED_BY]-{node} WHERE {valid('w', at)} AND "
+        return f"MATCH {'(e:EntityVersion)' if at else node} WHERE "
 
-    def find_entities(self, active: tuple[str, ...]) -> str:
-        return (
-            f"{self._match(active)}{self._where(active, paged=True)} RETURN {ENTITY_RETURN} ORDER BY e.ref LIMIT $limit"
-        )
+    def find_entities(self, active: tuple[str, ...], at: bool = False) -> str:
+        head = f"{self._match(active, at)}{self._where(active, paged=True, at=at)}"
+        return f"{head} RETURN {VERSION_RETURN if at else ENTITY_RETURN} ORDER BY e.ref LIMIT $limit"
 
-    def count_entities(self, active: tuple[str, ...]) -> str:
-        return f"{self._match(active)}{self._where(active, paged=False)} RETURN count(e)"
+    def count_entities(self, active: tuple[str, ...], at: bool = False) -> str:
+        return f"{self._match(active, at)}{self._where(active, paged=False, at=at)} RETURN count(e)"
 
-    def facet(self, field: str, active: tuple[str, ...]) -> str:
-        head = f"{self._match(active)}{self._where(active, paged=False)} "
+    def facet(self, field: str, active: tuple[str, ...], at: bool = False) -> str:
+        head = f"{self._match(active, at)}{self._where(active, paged=False, at=at)} "
         if field == "tag":
             return head + "UNWIND e.tags AS value RETURN value, count(*) AS n ORDER BY n DESC, value"
         return (
             head + f"WITH e.{field} AS value WHERE value IS NOT NULL RETURN value, count(*) AS n ORDER BY n DESC, value"
         )
 
-    @cached_property
-    def outgoing_relations(self) -> str:
+    def _start(self, batched: bool) -> str:
+        """Many start refs at once (`$refs`), or one (`$ref`): see `Dialect.batched_key_lookups`."""
+        return "UNWIND $refs AS ref MATCH (a:Entity {ref: ref})" if batched else "MATCH (a:Entity {ref: $ref})"
+
+    def relations(self, direction: str, at: bool = False, batched: bool = True) -> str:
+        """Relation edges of entities, one direction; open now, or valid at `$as_of`."""
+        arrow = f"-[x:{RELATION_LABELS}]->" if direction == "out" else f"<-[x:{RELATION_LABELS}]-"
         return (
-            f"UNWIND $refs AS ref MATCH (a:Entity {{ref: ref}})-[x:{RELATION_LABELS}]->(b:Entity) "
-            f"WHERE x.valid_to {OPEN} RETURN a.ref, {self.dialect.edge_type('x')}, b.ref"
+            f"{self._start(batched)}{arrow}(b:Entity) "
+            f"WHERE {valid('x', at)} RETURN a.ref, {self.dialect.edge_type('x')}, b.ref"
         )
 
-    @cached_property
-    def incoming_relations(self) -> str:
-        return (
-            f"UNWIND $refs AS ref MATCH (a:Entity {{ref: ref}})<-[x:{RELATION_LABELS}]-(b:Entity) "
-            f"WHERE x.valid_to {OPEN} RETURN a.ref, {self.dialect.edge_type('x')}, b.ref"
-        )
-
-    def neighbours(self, label: str, direction: str) -> str:
-        """One hop along open edges of one label, from many refs at once (breadth-first traversal)."""
+    def neighbours(self, label: str, direction: str, at: bool = False, batched: bool = True) -> str:
+        """One hop along edges of one label (breadth-first traversal, owned entities)."""
         arrow = f"-[x:{label}]->" if direction == "out" else f"<-[x:{label}]-"
-        return (
-            f"UNWIND $refs AS ref MATCH (a:Entity {{ref: ref}}){arrow}(b:Entity) "
-            f"WHERE x.valid_to {OPEN} RETURN DISTINCT a.ref, b.ref"
-        )
+        return f"{self._start(batched)}{arrow}(b:Entity) WHERE {valid('x', at)} RETURN DISTINCT a.ref, b.ref"
+
+    def reachable(self, label: str, direction: str, depth: int, at: bool = False) -> str | None:
+        return self.dialect.reachable(label, direction, depth, valid("r", at))
 
     @cached_property
     def sync_runs(self) -> str:
@@ -352,8 +372,6 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
         out.append((statements.insert_edges(edge_table), rows))
     for label in EDGE_LABELS.values():
         out.append((statements.close_edges(label), rows))
-        for direction in ("out", "in"):
-            out.append((statements.neighbours(label, direction), ("refs",)))
     out.append((statements.create_sync_run, ("id", "source", "started_at", "commit_sha")))
     out.append(
         (
@@ -366,15 +384,27 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     out.append((statements.source_state, ("source",)))
     out.append((statements.forget_file_digests, ("source",)))
     out.append((statements.file_digests, ("source",)))
-    for name in ("claims", "documents", "entities_by_ref", "outgoing_relations", "incoming_relations"):
+    for name in ("claims", "documents"):
         out.append((getattr(statements, name), ("refs",)))
+    for at, extra in ((False, ()), (True, ("as_of",))):
+        out.append((statements.entities_by_ref(at), ("refs", *extra)))
+        for direction in ("out", "in"):
+            for batched, key in ((True, "refs"), (False, "ref")):
+                out.append((statements.relations(direction, at, batched), (key, *extra)))
+                for label in EDGE_LABELS.values():
+                    out.append((statements.neighbours(label, direction, at, batched), (key, *extra)))
+            for label in EDGE_LABELS.values():
+                for depth in range(1, 11):
+                    statement = statements.reachable(label, direction, depth, at)
+                    if statement:
+                        out.append((statement, ("ref", *extra)))
+        for active in filter_sets:
+            out.append((statements.find_entities(active, at), active + ("after", "limit", *extra)))
+            out.append((statements.count_entities(active, at), active + extra))
+        for field in FACET_FIELDS:  # the filter clauses are the ones above; each facet with none and with all
+            for active in ((), filters):
+                out.append((statements.facet(field, active, at), active + extra))
     out.append((statements.registered_locations, ()))
-    for active in filter_sets:
-        out.append((statements.find_entities(active), active + ("after", "limit")))
-        out.append((statements.count_entities(active), active))
-    for field in FACET_FIELDS:  # the filter clauses are the ones above; each facet with none and with all
-        for active in ((), filters):
-            out.append((statements.facet(field, active), active))
     out.append((statements.sync_runs, ("limit",)))
     out.append((statements.latest_runs, ()))
     out.append((statements.latest_commit, ("source",)))

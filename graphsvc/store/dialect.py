@@ -13,6 +13,10 @@ from graphsvc.store.schema import EDGE_COLUMNS, EDGE_LABELS, NODE_TABLES, VERSIO
 
 class Dialect(ABC):
     name: str
+    batched_key_lookups: bool
+    """Whether `UNWIND $refs AS ref MATCH (a {ref: ref})-[...]->()` uses the key index. Neo4j's planner
+    does; LadybugDB's hash-joins the whole edge table (22 ms vs 0.16 ms for one key at 10k entities), so
+    on LadybugDB the store sends one indexed statement per ref instead."""
 
     @abstractmethod
     def schema_statements(self) -> list[str]:
@@ -21,6 +25,11 @@ class Dialect(ABC):
     @abstractmethod
     def edge_type(self, variable: str) -> str:
         """The label of a relationship: `label(r)` on LadybugDB, `type(r)` on Neo4j."""
+
+    def reachable(self, label: str, direction: str, depth: int, validity: str) -> str | None:
+        """One statement answering "what is reachable within `depth` hops, at what distance", or None where
+        the store should walk level by level. `validity` is the per-edge predicate over `r`."""
+        return None
 
     @abstractmethod
     def nullable_int(self, expression: str) -> str:
@@ -32,6 +41,7 @@ class Dialect(ABC):
 
 class LadybugDialect(Dialect):
     name = "ladybug"
+    batched_key_lookups = False
 
     def schema_statements(self) -> list[str]:
         statements = []
@@ -49,12 +59,20 @@ class LadybugDialect(Dialect):
     def edge_type(self, variable: str) -> str:
         return f"label({variable})"
 
+    def reachable(self, label: str, direction: str, depth: int, validity: str) -> str | None:
+        """`SHORTEST` keeps one path per node reached, so the cost is the nodes reached, not the walks, and
+        the path length is the breadth-first distance. The hop bound must be a literal."""
+        hops = f"[x:{label}* SHORTEST 1..{int(depth)} (r, n | WHERE {validity})]"
+        pattern = f"-{hops}->" if direction == "out" else f"<-{hops}-"
+        return f"MATCH p = (a:Entity {{ref: $ref}}){pattern}(b:Entity) RETURN b.ref, length(p) AS d ORDER BY d, b.ref"
+
     def nullable_int(self, expression: str) -> str:
         return f"cast({expression} AS INT64)"
 
 
 class Neo4jDialect(Dialect):
     name = "neo4j"
+    batched_key_lookups = True
 
     def schema_statements(self) -> list[str]:
         statements = []

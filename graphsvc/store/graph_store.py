@@ -119,71 +119,91 @@ class GraphStore:
 
     # --- entity reads ------------------------------------------------------------------------------------------
 
-    def entities(self, refs: Sequence[str]) -> dict[str, EntityRecord]:
-        """Present entities by canonical ref; absent refs are simply missing from the result."""
+    def entities(self, refs: Sequence[str], as_of: int | None = None) -> dict[str, EntityRecord]:
+        """Entities by canonical ref, present now or at `as_of`; absent refs are missing from the result."""
         if not refs:
             return {}
-        rows = self.backend.read(self.statements.entities_by_ref, {"refs": list(refs)})
+        rows = self.backend.read(self.statements.entities_by_ref(as_of is not None), _params(as_of, refs=list(refs)))
         return {row[0]: EntityRecord(*row) for row in rows}
 
-    def entity(self, ref: str) -> EntityRecord | None:
-        return self.entities([ref]).get(ref)
+    def entity(self, ref: str, as_of: int | None = None) -> EntityRecord | None:
+        return self.entities([ref], as_of).get(ref)
 
-    def find_entities(self, where: EntityFilter, *, first: int, after: str | None) -> list[EntityRecord]:
-        """Up to `first` entities matching `where`, ordered by ref, starting after the ref `after`."""
-        active = where.active()
-        params = {**where.parameters(), "after": after or "", "limit": min(first, MAX_PAGE)}
-        rows = self.backend.read(self.statements.find_entities(active), params)
+    def find_entities(
+        self, where: EntityFilter, *, first: int, after: str | None, as_of: int | None = None
+    ) -> list[EntityRecord]:
+        """Up to `first` entities matching `where` (now or at `as_of`), ordered by ref, after the ref `after`."""
+        params = _params(as_of, **where.parameters(), after=after or "", limit=min(first, MAX_PAGE))
+        rows = self.backend.read(self.statements.find_entities(where.active(), as_of is not None), params)
         return [EntityRecord(*row) for row in rows]
 
-    def count_entities(self, where: EntityFilter) -> int:
-        active = where.active()
-        return self.backend.read(self.statements.count_entities(active), where.parameters())[0][0]
+    def count_entities(self, where: EntityFilter, as_of: int | None = None) -> int:
+        statement = self.statements.count_entities(where.active(), as_of is not None)
+        return self.backend.read(statement, _params(as_of, **where.parameters()))[0][0]
 
-    def facets(self, field: str, where: EntityFilter) -> list[tuple[str, int]]:
+    def facets(self, field: str, where: EntityFilter, as_of: int | None = None) -> list[tuple[str, int]]:
         if field not in FACET_FIELDS:
             raise ValueError(f"unknown facet field {field!r}; expected one of {', '.join(FACET_FIELDS)}")
-        rows = self.backend.read(self.statements.facet(field, where.active()), where.parameters())
-        return [(value, count) for value, count in rows]
+        statement = self.statements.facet(field, where.active(), as_of is not None)
+        return [(value, count) for value, count in self.backend.read(statement, _params(as_of, **where.parameters()))]
 
     # --- relations and traversals ----------------------------------------------------------------------------
 
-    def relations(self, refs: Sequence[str]) -> dict[str, list[RelationRow]]:
-        """Backstage's relation rows of each entity: its outgoing rows, reverse types included, sorted."""
+    def relations(self, refs: Sequence[str], as_of: int | None = None) -> dict[str, list[RelationRow]]:
+        """Backstage's relation rows of each entity (now or at `as_of`): its outgoing rows, reverse types
+        included, sorted by type then target."""
         found: dict[str, set[RelationRow]] = {ref: set() for ref in refs}
-        if refs:
-            params = {"refs": list(refs)}
-            for ref, label, other in self.backend.read(self.statements.outgoing_relations, params):
-                found[ref].add(RelationRow(FORWARD_TYPES[label], other, ref))
-            for ref, label, other in self.backend.read(self.statements.incoming_relations, params):
-                found[ref].add(RelationRow(REVERSE_RELATION[FORWARD_TYPES[label]], other, ref))
+        at = as_of is not None
+        for ref, label, other in self._from_each(
+            refs, lambda batched: self.statements.relations("out", at, batched), as_of
+        ):
+            found[ref].add(RelationRow(FORWARD_TYPES[label], other, ref))
+        for ref, label, other in self._from_each(
+            refs, lambda batched: self.statements.relations("in", at, batched), as_of
+        ):
+            found[ref].add(RelationRow(REVERSE_RELATION[FORWARD_TYPES[label]], other, ref))
         return {ref: sorted(rows) for ref, rows in found.items()}
 
-    def neighbours(self, refs: Sequence[str], label: str, direction: str) -> dict[str, list[str]]:
-        """For each ref, the refs one open `label` edge away (direction "out" or "in")."""
+    def neighbours(
+        self, refs: Sequence[str], label: str, direction: str, as_of: int | None = None
+    ) -> dict[str, list[str]]:
+        """For each ref, the refs one `label` edge away (direction "out" or "in"), now or at `as_of`."""
         out: dict[str, list[str]] = {ref: [] for ref in refs}
-        if refs:
-            for ref, other in self.backend.read(self.statements.neighbours(label, direction), {"refs": list(refs)}):
-                out[ref].append(other)
+        at = as_of is not None
+        for ref, other in self._from_each(refs, lambda b: self.statements.neighbours(label, direction, at, b), as_of):
+            out[ref].append(other)
         return out
 
-    def reachable(self, start: str, label: str, direction: str, depth: int) -> list[str]:
-        """Refs reachable from `start` in 1..depth hops, breadth first, each once, nearest first.
+    def reachable(self, start: str, label: str, direction: str, depth: int, as_of: int | None = None) -> list[str]:
+        """Refs reachable from `start` in 1..depth hops, each once, nearest first (then by ref)."""
+        statement = self.statements.reachable(label, direction, depth, as_of is not None)
+        if statement is not None:
+            return [ref for ref, _ in self.backend.read(statement, _params(as_of, ref=start))]
+        return self._breadth_first(start, label, direction, depth, as_of)
 
-        One statement per level rather than a variable-length pattern: the cost stays proportional to the
-        nodes reached even on dense DAGs, and the text is the same on both engines.
-        """
+    def _breadth_first(self, start: str, label: str, direction: str, depth: int, as_of: int | None) -> list[str]:
+        """One statement per level: the cost stays proportional to the nodes reached even on dense DAGs."""
         seen = {start}
         order: list[str] = []
         frontier = [start]
         for _ in range(depth):
             if not frontier:
                 break
-            step = self.neighbours(frontier, label, direction)
+            step = self.neighbours(frontier, label, direction, as_of)
             frontier = sorted({ref for refs in step.values() for ref in refs} - seen)
             seen.update(frontier)
             order.extend(frontier)
         return order
+
+    def _from_each(self, refs: Sequence[str], statement: Any, as_of: int | None) -> list[list[Any]]:
+        """Rows of a statement that starts from each of `refs`: one batched statement where the engine's
+        planner uses the key index for it, else one indexed statement per ref."""
+        if not refs:
+            return []
+        if self.backend.dialect.batched_key_lookups:
+            return self.backend.read(statement(True), _params(as_of, refs=list(refs)))
+        single = statement(False)
+        return [row for ref in dict.fromkeys(refs) for row in self.backend.read(single, _params(as_of, ref=ref))]
 
     # --- sync runs and errors --------------------------------------------------------------------------------
 
@@ -225,6 +245,13 @@ def _is_empty(operation: Operation) -> bool:
     """LadybugDB cannot bind an UNWIND over an empty list, and there is nothing to do anyway."""
     rows = operation.rows if isinstance(operation, Insert) else operation[1].get("rows")
     return rows is not None and len(rows) == 0
+
+
+def _params(as_of: int | None, **params: Any) -> dict[str, Any]:
+    """Statement parameters, with `as_of` only for the as-of variant (LadybugDB rejects unused parameters)."""
+    if as_of is not None:
+        params["as_of"] = as_of
+    return params
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

@@ -83,6 +83,11 @@ def test_the_lint_rejects_the_ladybug_dialect(linter: None) -> None:
     from graphsvc.store.dialect import LadybugDialect
 
     ladybug = Statements(LadybugDialect())
-    texts = [ladybug.outgoing_relations, ladybug.create_errors, *LadybugDialect().schema_statements()[:1]]
-    results = lint_cypher(texts, parameters={"refs": None, "rows": None}, **SCHEMA)
+    texts = [
+        ladybug.relations("out"),
+        ladybug.create_errors,
+        *LadybugDialect().schema_statements()[:1],
+        ladybug.reachable("DEPENDS_ON", "out", 6),
+    ]
+    results = lint_cypher(texts, parameters={"refs": None, "rows": None, "ref": None}, **SCHEMA)
     assert all(any(d.is_error for d in diagnostics) for diagnostics in results), format_report(texts, results)
