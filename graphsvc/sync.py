@@ -306,7 +306,7 @@ class _Sync:
         run = self.run.fields()
         at = self.run.at
         batch_refs = {c.ref for c in batch}
-        closing = [{"ref": ref, **run} for ref in previously_present if ref in batch_refs]
+        closing = [{"ref": ref, **run, "closed_as": "updated"} for ref in previously_present if ref in batch_refs]
         rows = [
             {
                 **_entity_row(c.entity, new[c.ref]),
@@ -318,7 +318,14 @@ class _Sync:
             for c in batch
         ]
         versions = [
-            {**row, "id": f"{c.ref}@{at}", "valid_from": at, **run, "location": c.document.location}
+            {
+                **row,
+                "id": f"{c.ref}@{at}",
+                "valid_from": at,
+                **run,
+                "location": c.document.location,
+                "opened_as": "updated" if c.ref in previously_present else "added",
+            }
             for c, row in zip(batch, rows, strict=True)
         ]
         opened, closed = _edge_diff(batch_refs, old, new)
@@ -392,7 +399,7 @@ class _Sync:
             batch = gone[start : start + BATCH_SIZE]
             old = self.old_relations(batch)
             _, closed = _edge_diff(set(batch), old, {})
-            rows = [{"ref": ref, **run} for ref in batch]
+            rows = [{"ref": ref, **run, "closed_as": "removed"} for ref in batch]
             self.store.write(
                 [
                     (q.close_versions, {"rows": rows}),

@@ -1,8 +1,9 @@
-"""Per-request context: the store, the service, and DataLoaders that batch lookups.
+"""Per-request context: the service, and DataLoaders that batch lookups per instant.
 
-A list of 50 entities asking for their owners costs one statement, not 50: each field level batches its
-refs through a loader (the N+1 problem is the main cost of GraphQL over a fast store, see
-performance-notes.md).
+A list of 50 entities asking for their owners costs one round of lookups, not 50 scattered ones: each field
+level batches its refs through a loader (the N+1 problem is the main cost of GraphQL over a fast store, see
+performance-notes.md). Loaders are kept per instant (`None` = now), because an `asOf` query must see the
+graph as it was at that instant all the way down.
 """
 
 from __future__ import annotations
@@ -19,23 +20,33 @@ from graphsvc.store.records import EntityRecord, RelationRow
 @dataclass
 class Context:
     service: CatalogService
-    entity_loader: DataLoader[str, EntityRecord | None] = field(init=False)
-    relations_loader: DataLoader[str, list[RelationRow]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        store = self.store
-
-        async def load_entities(refs: list[str]) -> list[EntityRecord | None]:
-            found = store.entities(refs)
-            return [found.get(ref) for ref in refs]
-
-        async def load_relations(refs: list[str]) -> list[list[RelationRow]]:
-            found = store.relations(refs)
-            return [found[ref] for ref in refs]
-
-        self.entity_loader = DataLoader(load_fn=load_entities)
-        self.relations_loader = DataLoader(load_fn=load_relations)
+    _entity_loaders: dict[int | None, DataLoader[str, EntityRecord | None]] = field(default_factory=dict)
+    _relation_loaders: dict[int | None, DataLoader[str, list[RelationRow]]] = field(default_factory=dict)
 
     @property
     def store(self) -> GraphStore:
         return self.service.store
+
+    def entities(self, as_of: int | None) -> DataLoader[str, EntityRecord | None]:
+        """Entities by ref as they were at `as_of` (None: now)."""
+        if as_of not in self._entity_loaders:
+            store = self.store
+
+            async def load(refs: list[str]) -> list[EntityRecord | None]:
+                found = store.entities(refs, as_of)
+                return [found.get(ref) for ref in refs]
+
+            self._entity_loaders[as_of] = DataLoader(load_fn=load)
+        return self._entity_loaders[as_of]
+
+    def relations(self, as_of: int | None) -> DataLoader[str, list[RelationRow]]:
+        """Relation rows by entity ref as they were at `as_of` (None: now)."""
+        if as_of not in self._relation_loaders:
+            store = self.store
+
+            async def load(refs: list[str]) -> list[list[RelationRow]]:
+                found = store.relations(refs, as_of)
+                return [found[ref] for ref in refs]
+
+            self._relation_loaders[as_of] = DataLoader(load_fn=load)
+        return self._relation_loaders[as_of]

@@ -6,7 +6,7 @@ fields go through the request's loaders so that sibling objects share one statem
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,35 +15,44 @@ from strawberry.types import Info
 from graphsvc.api.errors import bad_input
 from graphsvc.store.records import EntityRecord
 from graphsvc.store.schema import EDGE_LABELS
+from graphsvc.store.timeline import Timeline
+from graphsvc.timestamps import to_datetime
+
+if TYPE_CHECKING:
+    from graphsvc.api.time_travel import EntityVersionConnection, OwnershipInterval
 
 MAX_DEPTH = 10
+MAX_GROUP_DEPTH = 30
+"""Group trees are walked whole (descendants, transitive ownership); 30 levels is LadybugDB's hop cap."""
 
 
 @strawberry.type(description="One Backstage relation row: this entity --type--> targetRef.")
 class Relation:
     type: str
     target_ref: str = strawberry.field(description="Canonical lowercase ref of the target.")
+    as_of: strawberry.Private[int | None] = None
 
-    @strawberry.field(description="The target entity, or null when no source defines it (a dangling relation).")
+    @strawberry.field(
+        description="The target entity (at the same instant), or null when none exists then (a dangling relation)."
+    )
     async def target(self, info: Info) -> Annotated[Entity, strawberry.lazy("graphsvc.api.entities")] | None:
-        return to_entity(await info.context.entity_loader.load(self.target_ref))
+        return to_entity(await info.context.entities(self.as_of).load(self.target_ref), self.as_of)
 
 
-async def _related(info: Info, record: EntityRecord, rel_type: str, kind: str | None = None) -> list[Entity]:
-    rows = await info.context.relations_loader.load(record.ref)
+async def _related(info: Info, entity: Entity, rel_type: str, kind: str | None = None) -> list[Entity]:
+    rows = await info.context.relations(entity.as_of).load(entity.record.ref)
     refs = [r.target for r in rows if r.type == rel_type and (kind is None or r.target.startswith(f"{kind}:"))]
-    found = await info.context.entity_loader.load_many(refs)
-    return [to_entity(r) for r in found if r is not None]
+    return await _load_refs(info, refs, entity.as_of)
 
 
-async def _first_related(info: Info, record: EntityRecord, rel_type: str, kind: str | None = None) -> Entity | None:
-    related = await _related(info, record, rel_type, kind)
+async def _first_related(info: Info, entity: Entity, rel_type: str, kind: str | None = None) -> Entity | None:
+    related = await _related(info, entity, rel_type, kind)
     return related[0] if related else None
 
 
-async def _load_refs(info: Info, refs: list[str]) -> list[Entity]:
-    found = await info.context.entity_loader.load_many(refs)
-    return [to_entity(r) for r in found if r is not None]
+async def _load_refs(info: Info, refs: list[str], as_of: int | None) -> list[Entity]:
+    found = await info.context.entities(as_of).load_many(refs)
+    return [to_entity(r, as_of) for r in found if r is not None]
 
 
 def _check_depth(depth: int) -> None:
@@ -54,6 +63,8 @@ def _check_depth(depth: int) -> None:
 @strawberry.interface(description="A catalog entity of any kind, in its current state.")
 class Entity:
     record: strawberry.Private[EntityRecord]
+    as_of: strawberry.Private[int | None] = None
+    """The instant this object describes (None: now); every field below answers at the same instant."""
 
     @strawberry.field(description="Canonical lowercase ref, kind:namespace/name.")
     def ref(self) -> str:
@@ -120,57 +131,84 @@ class Entity:
         "sorted by type then targetRef; optionally only one type."
     )
     async def relations(self, info: Info, type: str | None = None) -> list[Relation]:
-        rows = await info.context.relations_loader.load(self.record.ref)
-        return [Relation(type=r.type, target_ref=r.target) for r in rows if type is None or r.type == type]
+        rows = await info.context.relations(self.as_of).load(self.record.ref)
+        return [
+            Relation(type=r.type, target_ref=r.target, as_of=self.as_of) for r in rows if type is None or r.type == type
+        ]
+
+    @strawberry.field(description="Versions of this entity, newest first, with field diffs and provenance.")
+    def history(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Annotated[EntityVersionConnection, strawberry.lazy("graphsvc.api.time_travel")]:
+        from graphsvc.api.time_travel import history_connection
+
+        return history_connection(Timeline(info.context.store).versions(self.record.ref), first, after)
+
+    @strawberry.field(description="The owners this entity declared over time, oldest first.")
+    def ownership_history(
+        self, info: Info
+    ) -> list[Annotated[OwnershipInterval, strawberry.lazy("graphsvc.api.time_travel")]]:
+        from graphsvc.api.time_travel import OwnershipInterval, Provenance
+
+        return [
+            OwnershipInterval(
+                owner_ref=i.owner_ref,
+                valid_from=to_datetime(i.valid_from),
+                valid_to=to_datetime(i.valid_to),
+                provenance=Provenance.of(i.provenance),
+            )
+            for i in Timeline(info.context.store).ownership(self.record.ref)
+        ]
 
     @strawberry.field(description="The owner (ownedBy target), when it exists.")
     async def owner(self, info: Info) -> Entity | None:
-        return await _first_related(info, self.record, "ownedBy")
+        return await _first_related(info, self, "ownedBy")
 
     @strawberry.field(description="The system this entity is part of.")
     async def system(self, info: Info) -> Entity | None:
-        return await _first_related(info, self.record, "partOf", "system")
+        return await _first_related(info, self, "partOf", "system")
 
     @strawberry.field(
         description="The domain: the entity's own, or for components, APIs and resources the domain of their system."
     )
     async def domain(self, info: Info) -> Entity | None:
-        own = await _first_related(info, self.record, "partOf", "domain")
+        own = await _first_related(info, self, "partOf", "domain")
         if own is not None or self.record.kind in ("domain", "system"):
             return own
-        system = await _first_related(info, self.record, "partOf", "system")
-        return await _first_related(info, system.record, "partOf", "domain") if system else None
+        system = await _first_related(info, self, "partOf", "system")
+        return await _first_related(info, system, "partOf", "domain") if system else None
 
     @strawberry.field
     async def provides_apis(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "providesApi")
+        return await _related(info, self, "providesApi")
 
     @strawberry.field
     async def consumes_apis(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "consumesApi")
+        return await _related(info, self, "consumesApi")
 
     @strawberry.field(description="Direct dependencies (dependsOn).")
     async def depends_on(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "dependsOn")
+        return await _related(info, self, "dependsOn")
 
     @strawberry.field(description="Direct dependents (dependencyOf): what depends on this entity.")
     async def dependents(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "dependencyOf")
+        return await _related(info, self, "dependencyOf")
 
     @strawberry.field(description="Transitive dependencies up to `depth` hops (1..10), nearest first.")
     async def dependencies(self, info: Info, depth: int = 1) -> list[Entity]:
         _check_depth(depth)
-        refs = info.context.store.reachable(self.record.ref, EDGE_LABELS["dependsOn"], "out", depth)
-        return await _load_refs(info, refs)
+        refs = info.context.store.reachable(self.record.ref, EDGE_LABELS["dependsOn"], "out", depth, self.as_of)
+        return await _load_refs(info, refs, self.as_of)
 
     @strawberry.field(description="What this entity owns; with transitive, also what its descendant groups own.")
     async def owned_entities(self, info: Info, transitive: bool = False) -> list[Entity]:
+        store = info.context.store
         owners = [self.record.ref]
         if transitive:
-            owners += info.context.store.reachable(self.record.ref, EDGE_LABELS["parentOf"], "out", MAX_DEPTH * 3)
-        owned = info.context.store.neighbours(owners, EDGE_LABELS["ownedBy"], "in")
+            owners += store.reachable(self.record.ref, EDGE_LABELS["parentOf"], "out", MAX_GROUP_DEPTH, self.as_of)
+        owned = store.neighbours(owners, EDGE_LABELS["ownedBy"], "in", self.as_of)
         refs = sorted({ref for refs in owned.values() for ref in refs})
-        return await _load_refs(info, refs)
+        return await _load_refs(info, refs, self.as_of)
 
 
 def _spec_str(record: EntityRecord, key: str) -> str | None:
@@ -190,11 +228,11 @@ class Component(Entity):
 
     @strawberry.field(description="The component this one is a subcomponent of.")
     async def subcomponent_of(self, info: Info) -> Entity | None:
-        return await _first_related(info, self.record, "partOf", "component")
+        return await _first_related(info, self, "partOf", "component")
 
     @strawberry.field
     async def subcomponents(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "hasPart", "component")
+        return await _related(info, self, "hasPart", "component")
 
 
 @strawberry.type(name="API")
@@ -213,11 +251,11 @@ class Api(Entity):
 
     @strawberry.field
     async def providers(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "apiProvidedBy")
+        return await _related(info, self, "apiProvidedBy")
 
     @strawberry.field
     async def consumers(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "apiConsumedBy")
+        return await _related(info, self, "apiConsumedBy")
 
 
 @strawberry.type
@@ -235,7 +273,7 @@ class System(Entity):
 
     @strawberry.field(description="Components, APIs and resources that are part of this system.")
     async def parts(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "hasPart")
+        return await _related(info, self, "hasPart")
 
 
 @strawberry.type
@@ -246,7 +284,7 @@ class Domain(Entity):
 
     @strawberry.field(description="Systems and subdomains that are part of this domain.")
     async def parts(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "hasPart")
+        return await _related(info, self, "hasPart")
 
 
 @strawberry.type
@@ -261,20 +299,22 @@ class Group(Entity):
 
     @strawberry.field
     async def members(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "hasMember")
+        return await _related(info, self, "hasMember")
 
     @strawberry.field
     async def parent(self, info: Info) -> Entity | None:
-        return await _first_related(info, self.record, "childOf")
+        return await _first_related(info, self, "childOf")
 
     @strawberry.field
     async def children(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "parentOf")
+        return await _related(info, self, "parentOf")
 
     @strawberry.field(description="All groups below this one, nearest first.")
     async def descendants(self, info: Info) -> list[Entity]:
-        refs = info.context.store.reachable(self.record.ref, EDGE_LABELS["parentOf"], "out", MAX_DEPTH * 3)
-        return await _load_refs(info, refs)
+        refs = info.context.store.reachable(
+            self.record.ref, EDGE_LABELS["parentOf"], "out", MAX_GROUP_DEPTH, self.as_of
+        )
+        return await _load_refs(info, refs, self.as_of)
 
 
 @strawberry.type
@@ -285,7 +325,7 @@ class User(Entity):
 
     @strawberry.field(description="The groups this user is a member of.")
     async def groups(self, info: Info) -> list[Entity]:
-        return await _related(info, self.record, "memberOf")
+        return await _related(info, self, "memberOf")
 
 
 @strawberry.type
@@ -340,8 +380,8 @@ ENTITY_TYPES: dict[str, type[Entity]] = {
 }
 
 
-def to_entity(record: EntityRecord | None) -> Any:
-    """The GraphQL object for a stored entity, of the type of its kind."""
+def to_entity(record: EntityRecord | None, as_of: int | None = None) -> Any:
+    """The GraphQL object for a stored entity (as it was at `as_of`), of the type of its kind."""
     if record is None:
         return None
-    return ENTITY_TYPES.get(record.kind, CustomEntity)(record=record)
+    return ENTITY_TYPES.get(record.kind, CustomEntity)(record=record, as_of=as_of)

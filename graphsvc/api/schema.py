@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.extensions import (
@@ -19,14 +20,22 @@ from strawberry.extensions import (
 )
 from strawberry.types import Info
 
-from graphsvc.api.entities import ENTITY_TYPES, CustomEntity, Entity, Relation, to_entity
+from graphsvc.api.entities import ENTITY_TYPES, MAX_DEPTH, CustomEntity, Entity, Relation, to_entity
 from graphsvc.api.errors import bad_input
+from graphsvc.api.time_travel import (
+    ChangeEventConnection,
+    GraphDiff,
+    OwnershipGap,
+    change_connection,
+    decode_pair,
+)
 from graphsvc.model import ModelError, parse_entity_ref
 from graphsvc.service import UnknownLocationError
 from graphsvc.store import EntityFilter as StoreFilter
 from graphsvc.store.records import ErrorRecord, SyncRunRecord
+from graphsvc.store.timeline import Timeline
 from graphsvc.sync import SyncSummary
-from graphsvc.timestamps import to_datetime
+from graphsvc.timestamps import from_datetime, now_micros, to_datetime
 from ingestors.read import SourceUnavailableError
 
 MAX_FIRST = 1000
@@ -105,6 +114,11 @@ class EntityFilter:
         return StoreFilter(**lower, **refs)
 
 
+def instant(value: datetime | None) -> int | None:
+    """A GraphQL DateTime as a store instant (UTC microseconds); naive values are taken to be UTC."""
+    return None if value is None else from_datetime(value)
+
+
 def _store_filter(where: EntityFilter | None) -> StoreFilter:
     return where.to_store() if where else StoreFilter()
 
@@ -128,10 +142,11 @@ class EntityConnection:
     edges: list[EntityEdge]
     page_info: PageInfo
     where: strawberry.Private[StoreFilter]
+    as_of: strawberry.Private[int | None]
 
     @strawberry.field(description="How many entities match the filter, over all pages.")
     def total_count(self, info: Info) -> int:
-        return info.context.store.count_entities(self.where)
+        return info.context.store.count_entities(self.where, self.as_of)
 
 
 @strawberry.type
@@ -222,10 +237,12 @@ class RegisteredLocation:
 
 
 @strawberry.type
-class Query:
+class CatalogQuery:
     @strawberry.field(description="One entity by ref (`[kind:][namespace/]name`, kind required); null if unknown.")
-    async def entity(self, info: Info, ref: str) -> Entity | None:
-        return to_entity(await info.context.entity_loader.load(canonical_ref(ref)))
+    async def entity(self, info: Info, ref: str, as_of: datetime | None = None) -> Entity | None:
+        """With asOf, the entity as it was then; every field below answers at that instant."""
+        at = instant(as_of)
+        return to_entity(await info.context.entities(at).load(canonical_ref(ref)), at)
 
     @strawberry.field(description="Entities matching a filter, ordered by ref, as a Relay connection.")
     def entities(
@@ -234,25 +251,30 @@ class Query:
         filter: EntityFilter | None = None,
         first: int | None = None,
         after: str | None = None,
+        as_of: datetime | None = None,
     ) -> EntityConnection:
         where = _store_filter(filter)
         size = _page_size(first)
-        records = info.context.store.find_entities(where, first=size + 1, after=decode_cursor(after)) if size else []
+        at = instant(as_of)
+        store = info.context.store
+        records = store.find_entities(where, first=size + 1, after=decode_cursor(after), as_of=at) if size else []
         page = records[:size]
-        edges = [EntityEdge(cursor=encode_cursor(r.ref), node=to_entity(r)) for r in page]
+        edges = [EntityEdge(cursor=encode_cursor(r.ref), node=to_entity(r, at)) for r in page]
         info_ = PageInfo(
             has_next_page=len(records) > size,
             has_previous_page=after is not None,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         )
-        return EntityConnection(edges=edges, page_info=info_, where=where)
+        return EntityConnection(edges=edges, page_info=info_, where=where, as_of=at)
 
     @strawberry.field(
         description="Value counts of one field (kind, namespace, type, lifecycle, owner, system, "
         "domain, tag) over the entities matching the filter, most frequent first."
     )
-    def facets(self, info: Info, field: str, filter: EntityFilter | None = None) -> list[FacetValue]:
+    def facets(
+        self, info: Info, field: str, filter: EntityFilter | None = None, as_of: datetime | None = None
+    ) -> list[FacetValue]:
         aliases = {
             "spec.type": "type",
             "spec.lifecycle": "lifecycle",
@@ -265,7 +287,7 @@ class Query:
         }
         name = aliases.get(field, field)
         try:
-            values = info.context.store.facets(name, _store_filter(filter))
+            values = info.context.store.facets(name, _store_filter(filter), instant(as_of))
         except ValueError as error:
             raise bad_input(str(error)) from None
         return [FacetValue(value=v, count=c) for v, c in values]
@@ -309,6 +331,73 @@ async def _sync(info: Info, work) -> SyncResult:  # noqa: ANN001 - a zero-argume
 
 
 @strawberry.type
+class TimeTravelQuery:
+    @strawberry.field(
+        description="Changes in [since, until) (until defaults to now), oldest first. Filters: kind, "
+        "namespace, owner, system (of the changed entity; for relation events, of its "
+        "source entity now)."
+    )
+    def changes(
+        self,
+        info: Info,
+        since: datetime,
+        until: datetime | None = None,
+        filter: EntityFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> ChangeEventConnection:
+        start, end = _interval(since, until)
+        size = _page_size(first)
+        cursor = decode_pair(after)
+        skip = 0
+        if cursor is not None:
+            start, skip = max(start, cursor[0]), cursor[1]
+        events = Timeline(info.context.store).changes(start, end, _store_filter(filter), first=size + 1, skip=skip)
+        return change_connection(events, size, cursor or (start, 0))
+
+    @strawberry.field(
+        name="graphDiff",
+        description="Entities and relation rows added and removed between two "
+        "instants; with root, only within what is reachable from root (any relation, up to depth).",
+    )
+    def graph_diff(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        # `root` is Strawberry's name for the parent value: the Python name must differ.
+        root_ref: Annotated[str | None, strawberry.argument(name="root")] = None,
+        depth: int = 1,
+    ) -> GraphDiff:
+        start, end = _interval(from_, to, names=("from", "to"))
+        if not 1 <= depth <= MAX_DEPTH:
+            raise bad_input(f"depth must be between 1 and {MAX_DEPTH}, got {depth}")
+        ref = canonical_ref(root_ref) if root_ref else None
+        return GraphDiff.of(Timeline(info.context.store).graph_diff(start, end, ref, depth))
+
+    @strawberry.field(
+        description="Intervals in [since, until) in which entities had no owner, or an owner that "
+        "did not exist at the time, with their durations."
+    )
+    def ownership_gaps(
+        self, info: Info, since: datetime, until: datetime | None = None, filter: EntityFilter | None = None
+    ) -> list[OwnershipGap]:
+        start, end = _interval(since, until)
+        gaps = Timeline(info.context.store).ownership_gaps(start, end, _store_filter(filter))
+        return [OwnershipGap.of(gap) for gap in gaps]
+
+
+def _interval(since: datetime, until: datetime | None, names: tuple[str, str] = ("since", "until")) -> tuple[int, int]:
+    start = from_datetime(since)
+    end = from_datetime(until) if until is not None else now_micros()
+    if start > end:
+        raise bad_input(
+            f"{names[0]} ({since.isoformat()}) is after {names[1]} ({(until or datetime.now()).isoformat()})"
+        )
+    return start, end
+
+
+@strawberry.type
 class Mutation:
     @strawberry.mutation(description="Register a location (file, directory, URL or git repository) and sync it.")
     async def register_location(
@@ -326,6 +415,11 @@ class Mutation:
     async def refresh(self, info: Info, source: str) -> SyncResult:
         service = info.context.service
         return await _sync(info, lambda: service.refresh(source))
+
+
+@strawberry.type
+class Query(CatalogQuery, TimeTravelQuery):
+    pass
 
 
 def build_schema() -> strawberry.Schema:

@@ -46,6 +46,12 @@ VERSION_RETURN = (
     .replace("e.updated_at", "e.valid_to")
 )
 RELATION_LABELS = "|".join(EDGE_LABELS.values())
+VERSION_FIELDS = (
+    "id", "ref", "document", "valid_from", "valid_to", "source", "location", "sync_run", "commit_sha",
+    "commit_author", "closed_sync_run", "closed_commit_sha", "closed_commit_author", "opened_as", "closed_as",
+)  # fmt: skip
+VERSION_COLUMNS = ", ".join(f"v.{f}" for f in VERSION_FIELDS)
+CHANGE_FILTERS = ("kind", "namespace", "owner", "system")
 OPEN = "IS NULL"
 
 
@@ -180,7 +186,7 @@ class Statements:
             "UNWIND $rows AS r WITH r, r.ref AS ref "
             f"MATCH (e:Entity {{ref: ref}})-[:{VERSION_EDGE}]->(v:EntityVersion) WHERE v.valid_to {OPEN} "
             "SET v.valid_to = r.at, v.closed_sync_run = r.sync_run, v.closed_commit_sha = r.commit_sha, "
-            "v.closed_commit_author = r.commit_author"
+            "v.closed_commit_author = r.commit_author, v.closed_as = r.closed_as"
         )
 
     @cached_property
@@ -325,6 +331,79 @@ class Statements:
     def reachable(self, label: str, direction: str, depth: int, at: bool = False) -> str | None:
         return self.dialect.reachable(label, direction, depth, valid("r", at))
 
+    # --- reads for time travel: history, changes, graph diffs, ownership --------------------------------------
+
+    @cached_property
+    def versions_of(self) -> str:
+        return (
+            f"MATCH (:Entity {{ref: $ref}})-[:{VERSION_EDGE}]->(v:EntityVersion) "
+            f"RETURN {VERSION_COLUMNS} ORDER BY v.valid_from DESC"
+        )
+
+    @cached_property
+    def version_closed_at(self) -> str:
+        """The version of `$ref` that ended exactly at `$as_of` (the one a change replaced)."""
+        return (
+            f"MATCH (:Entity {{ref: $ref}})-[:{VERSION_EDGE}]->(v:EntityVersion) WHERE v.valid_to = $as_of "
+            f"RETURN {VERSION_COLUMNS}"
+        )
+
+    def version_events(self, edge: str, active: tuple[str, ...]) -> str:
+        """Versions that began (`edge` = "valid_from") or ended ("valid_to") in [$since, $until), oldest first."""
+        conditions = [f"v.{edge} >= $since", f"v.{edge} < $until"]
+        if edge == "valid_to":  # a version closed by an update is not an event of its own: the update is
+            conditions.append("v.closed_as = 'removed'")
+        conditions += [_CONDITIONS[name].replace("e.", "v.") for name in active]
+        return (
+            f"MATCH (v:EntityVersion) WHERE {' AND '.join(conditions)} "
+            f"RETURN {VERSION_COLUMNS} ORDER BY v.{edge}, v.ref LIMIT $limit"
+        )
+
+    def edge_events(self, edge: str, active: tuple[str, ...]) -> str:
+        """Relation edges opened or closed in [$since, $until), oldest first; filters apply to the source."""
+        conditions = [f"x.{edge} >= $since", f"x.{edge} < $until"]
+        conditions += [_CONDITIONS[name].replace("e.", "a.") for name in active]
+        closed = "closed_" if edge == "valid_to" else ""
+        return (
+            f"MATCH (a:Entity)-[x:{RELATION_LABELS}]->(b:Entity) WHERE {' AND '.join(conditions)} "
+            f"RETURN a.ref, {self.dialect.edge_type('x')}, b.ref, x.{edge}, x.source, x.{closed}sync_run, "
+            f"x.{closed}commit_sha, x.{closed}commit_author ORDER BY x.{edge}, a.ref, b.ref LIMIT $limit"
+        )
+
+    @cached_property
+    def versions_at(self) -> str:
+        return f"MATCH (e:EntityVersion) WHERE {valid('e', True)} RETURN e.ref, e.id"
+
+    @cached_property
+    def edges_at(self) -> str:
+        return (
+            f"MATCH (a:Entity)-[x:{RELATION_LABELS}]->(b:Entity) WHERE {valid('x', True)} "
+            f"RETURN a.ref, {self.dialect.edge_type('x')}, b.ref"
+        )
+
+    @cached_property
+    def owner_edges_of(self) -> str:
+        return (
+            "MATCH (a:Entity {ref: $ref})-[x:OWNED_BY]->(b:Entity) WHERE x.origin = $ref "
+            "RETURN b.ref, x.valid_from, x.valid_to, x.source, x.sync_run, x.commit_sha, x.commit_author "
+            "ORDER BY x.valid_from"
+        )
+
+    @cached_property
+    def owner_edges_between(self) -> str:
+        return (
+            "MATCH (a:Entity)-[x:OWNED_BY]->(b:Entity) WHERE x.origin = a.ref AND x.valid_from < $until "
+            "AND (x.valid_to IS NULL OR x.valid_to > $since) RETURN a.ref, b.ref, x.valid_from, x.valid_to"
+        )
+
+    def lifetimes_between(self, active: tuple[str, ...], by_ref: bool = False) -> str:
+        """Version intervals overlapping [$since, $until): when entities existed."""
+        conditions = ["e.valid_from < $until", "(e.valid_to IS NULL OR e.valid_to > $since)"]
+        conditions += [_CONDITIONS[name] for name in active]
+        if by_ref:
+            conditions.append("e.ref IN $refs")
+        return f"MATCH (e:EntityVersion) WHERE {' AND '.join(conditions)} RETURN e.ref, e.valid_from, e.valid_to"
+
     @cached_property
     def sync_runs(self) -> str:
         cols = ", ".join(f"s.{f}" for f in SYNC_RUN_FIELDS)
@@ -405,6 +484,19 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
             for active in ((), filters):
                 out.append((statements.facet(field, active, at), active + extra))
     out.append((statements.registered_locations, ()))
+    out.append((statements.versions_of, ("ref",)))
+    out.append((statements.version_closed_at, ("ref", "as_of")))
+    for edge in ("valid_from", "valid_to"):
+        for active in ((), CHANGE_FILTERS):
+            out.append((statements.version_events(edge, active), ("since", "until", "limit", *active)))
+            out.append((statements.edge_events(edge, active), ("since", "until", "limit", *active)))
+    out.append((statements.versions_at, ("as_of",)))
+    out.append((statements.edges_at, ("as_of",)))
+    out.append((statements.owner_edges_of, ("ref",)))
+    out.append((statements.owner_edges_between, ("since", "until")))
+    for active in ((), filters):
+        out.append((statements.lifetimes_between(active), ("since", "until", *active)))
+    out.append((statements.lifetimes_between((), by_ref=True), ("since", "until", "refs")))
     out.append((statements.sync_runs, ("limit",)))
     out.append((statements.latest_runs, ()))
     out.append((statements.latest_commit, ("source",)))

@@ -65,6 +65,8 @@ ENTITY_VERSION = NodeTable(
         "id:STRING ref:STRING hash:STRING document:STRING valid_from:INT64 valid_to:INT64 "
         "source:STRING location:STRING sync_run:STRING commit_sha:STRING commit_author:STRING "
         "closed_sync_run:STRING closed_commit_sha:STRING closed_commit_author:STRING "
+        # how the version began and ended: added/updated, updated/removed (the change feed's event types)
+        "opened_as:STRING closed_as:STRING "
         # the entity's filter columns as of this version, so that past states filter like the present
         "kind:STRING namespace:STRING name:STRING title:STRING description:STRING type:STRING lifecycle:STRING "
         "owner:STRING system:STRING domain:STRING tags:STRING[] search:STRING"
