@@ -241,6 +241,14 @@ class Statements:
         return "MATCH (f:SourceFile) WHERE f.source = $source RETURN f.location, f.digest"
 
     @cached_property
+    def schema_version(self) -> str:
+        return "MATCH (m:StoreMeta {id: 'store'}) RETURN m.schema_version"
+
+    @cached_property
+    def set_schema_version(self) -> str:
+        return "MERGE (m:StoreMeta {id: 'store'}) ON CREATE SET m.schema_version = $version"
+
+    @cached_property
     def register_location(self) -> str:
         return (
             "MERGE (l:RegisteredLocation {target: $target}) "
@@ -484,6 +492,8 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
             for active in ((), filters):
                 out.append((statements.facet(field, active, at), active + extra))
     out.append((statements.registered_locations, ()))
+    out.append((statements.schema_version, ()))
+    out.append((statements.set_schema_version, ("version",)))
     out.append((statements.versions_of, ("ref",)))
     out.append((statements.version_closed_at, ("ref", "as_of")))
     for edge in ("valid_from", "valid_to"):

@@ -14,6 +14,7 @@ from typing import Any
 from graphsvc.model import REVERSE_RELATION
 from graphsvc.store.backend import Backend, Insert, Operation
 from graphsvc.store.cypher import FACET_FIELDS, EntityFilter, Statements
+from graphsvc.store.errors import StoreError
 from graphsvc.store.records import (
     EntityRecord,
     ErrorRecord,
@@ -21,7 +22,7 @@ from graphsvc.store.records import (
     RelationRow,
     SyncRunRecord,
 )
-from graphsvc.store.schema import FORWARD_TYPES, SOURCE_FILE
+from graphsvc.store.schema import FORWARD_TYPES, SCHEMA_VERSION, SOURCE_FILE
 
 MAX_PAGE = 1000
 
@@ -30,7 +31,21 @@ class GraphStore:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.statements = Statements(backend.dialect)
-        backend.write_schema(backend.dialect.schema_statements())  # type: ignore[attr-defined]
+        ddl = backend.dialect.schema_statements()
+        backend.write_schema(ddl[:1])  # type: ignore[attr-defined]  # StoreMeta first: check before changing
+        self._check_schema_version()
+        backend.write_schema(ddl[1:])  # type: ignore[attr-defined]
+
+    def _check_schema_version(self) -> None:
+        rows = self.backend.read(self.statements.schema_version)
+        if not rows:
+            self.write([(self.statements.set_schema_version, {"version": SCHEMA_VERSION})])
+        elif rows[0][0] != SCHEMA_VERSION:
+            raise StoreError(
+                f"this store was written with store schema version {rows[0][0]}; this version of catalog-graph "
+                f"uses version {SCHEMA_VERSION} and cannot read it. Ingest into a new store (--store DIR) and "
+                "keep the old one for the version that wrote it."
+            )
 
     def close(self) -> None:
         self.backend.close()

@@ -104,7 +104,11 @@ SOURCE_FILE = NodeTable(
 )
 """Content digests of the files a source's last sync read cleanly: a cache that lets the next sync skip
 parsing unchanged files. Unlike entity data it is replaced, not versioned."""
-NODE_TABLES = (ENTITY, ENTITY_VERSION, SYNC_RUN, SYNC_ERROR, REGISTERED_LOCATION, SOURCE_FILE)
+SCHEMA_VERSION = 1
+"""Bumped whenever a table or property changes, so that a store written by another version is refused with
+a clear message instead of failing later in some statement."""
+STORE_META = NodeTable("StoreMeta", "id", _cols("id:STRING schema_version:INT64"))
+NODE_TABLES = (STORE_META, ENTITY, ENTITY_VERSION, SYNC_RUN, SYNC_ERROR, REGISTERED_LOCATION, SOURCE_FILE)
 
 EDGE_COLUMNS = _cols(
     "origin:STRING valid_from:INT64 valid_to:INT64 source:STRING sync_run:STRING commit_sha:STRING "

@@ -234,3 +234,16 @@ def test_latest_commit_is_the_newest_synced_commit_of_the_source(store: GraphSto
     sync_source(store, source((A, [component("web")])), source="s1", at=T2)  # a sync without a commit
     assert store.latest_commit("s1") == ("b" * 40, T1)
     assert store.latest_commit("s2") is None
+
+
+def test_a_store_of_another_schema_version_is_refused_clearly(store: GraphStore) -> None:
+    from graphsvc.store import GraphStore as Store
+    from graphsvc.store.errors import StoreError
+
+    store.write([("MATCH (m:StoreMeta {id: 'store'}) SET m.schema_version = 999", {})])
+    try:
+        Store(store.backend)
+    except StoreError as error:
+        assert "schema version 999" in str(error) and "new store" in str(error)
+    else:
+        raise AssertionError("a store of another schema version was opened")
