@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 
 from graphsvc.store import GraphStore
+from graphsvc.store.records import RegisteredLocationRecord
 from graphsvc.sync import SyncSummary, sync_source
 from graphsvc.timestamps import now_micros, to_datetime
 from ingestors.filesystems import DEFAULT_DISCOVERY_GLOB, SourceUnavailableError, is_url
@@ -67,12 +68,16 @@ def backfill_history(
     registered = next((loc for loc in store.registered_locations() if loc.target == target), None)
     history = open_branch(git_repository_of(target), branch or (registered.branch if registered else None))
     glob = glob or (registered.glob if registered else None)
-    options = {"custom_kinds": custom_kinds, "fetch_timeout": fetch_timeout, "progress": progress}
-    summaries = replay_history(store, history, source=target, glob=glob, **options)
-    if registered is None or (registered.branch, registered.glob) != (history.branch, glob):
-        if registered is not None:  # a plain registration would read the work tree, not the branch: replace it
-            store.unregister_location(target)
-        store.register_location(target, registered.added_at if registered else now_micros(), history.branch, glob)
+    summaries = replay_history(
+        store,
+        history,
+        source=target,
+        glob=glob,
+        custom_kinds=custom_kinds,
+        fetch_timeout=fetch_timeout,
+        progress=progress,
+    )
+    _keep_registered(store, target, registered, history.branch, glob)
     return summaries
 
 
@@ -119,6 +124,23 @@ def git_repository_of(target: str) -> str:
             f"write git+{target} (or a URL ending in .git) to replay a repository's history"
         )
     return target
+
+
+def _keep_registered(
+    store: GraphStore, target: str, registered: RegisteredLocationRecord | None, branch: str, glob: str | None
+) -> None:
+    """Register `target` with the branch replayed. An earlier registration without that branch (a plain
+    `ingest` of a work tree reads the files on disk, not the branch) is replaced, keeping when it was added."""
+    if registered is not None and (registered.branch, registered.glob) == (branch, glob):
+        return
+    added_at = registered.added_at if registered else now_micros()
+    q = store.statements
+    store.write(
+        [
+            (q.unregister_location, {"target": target}),
+            (q.register_location, {"target": target, "at": added_at, "branch": branch, "discovery_glob": glob}),
+        ]
+    )
 
 
 def _replay_commit(

@@ -313,7 +313,7 @@ class ScriptedRepository:
         name, email = _split_author(author or "Catalog Demo <demo@skylark-travel.example>")
         environment = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.path),
+            "HOME": os.devnull,
             "GIT_CONFIG_GLOBAL": os.devnull,
             "GIT_CONFIG_NOSYSTEM": "1",
             "TZ": "UTC",
