@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from graphsvc.api.time_travel import EntityVersionConnection, OwnershipInterval
 
 MAX_DEPTH = 10
+KIND_SPELLING = {
+    "component": "Component", "api": "API", "resource": "Resource", "system": "System", "domain": "Domain",
+    "group": "Group", "user": "User", "location": "Location", "template": "Template",
+}  # fmt: skip
+"""Built-in kinds as Backstage spells them, so listing fields need not parse each entity's document."""
 MAX_GROUP_DEPTH = 30
 """Group trees are walked whole (descendants, transitive ownership); 30 levels is LadybugDB's hop cap."""
 
@@ -62,37 +67,21 @@ def _check_depth(depth: int) -> None:
 
 @strawberry.interface(description="A catalog entity of any kind, in its current state.")
 class Entity:
+    # Plain attributes, filled in `to_entity`: resolved by a getattr, about 10x cheaper per field than a
+    # resolver method, which matters for listings of many entities.
+    ref: str = strawberry.field(description="Canonical lowercase ref, kind:namespace/name.")
+    kind: str = strawberry.field(description="The kind in Backstage's spelling (e.g. Component, API).")
+    namespace: str
+    name: str
+    title: str | None
+    description: str | None
     record: strawberry.Private[EntityRecord]
     as_of: strawberry.Private[int | None] = None
     """The instant this object describes (None: now); every field below answers at the same instant."""
 
-    @strawberry.field(description="Canonical lowercase ref, kind:namespace/name.")
-    def ref(self) -> str:
-        return self.record.ref
-
-    @strawberry.field(description="The kind as written in the entity (e.g. Component).")
-    def kind(self) -> str:
-        return self.record.document.get("kind", self.record.kind)
-
     @strawberry.field
     def api_version(self) -> str:
         return self.record.document.get("apiVersion", "")
-
-    @strawberry.field
-    def namespace(self) -> str:
-        return self.record.namespace
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.record.metadata.get("name", self.record.name)
-
-    @strawberry.field
-    def title(self) -> str | None:
-        return self.record.title
-
-    @strawberry.field
-    def description(self) -> str | None:
-        return self.record.description
 
     @strawberry.field
     def tags(self) -> list[str]:
@@ -384,4 +373,14 @@ def to_entity(record: EntityRecord | None, as_of: int | None = None) -> Any:
     """The GraphQL object for a stored entity (as it was at `as_of`), of the type of its kind."""
     if record is None:
         return None
-    return ENTITY_TYPES.get(record.kind, CustomEntity)(record=record, as_of=as_of)
+    kind = KIND_SPELLING.get(record.kind) or record.document.get("kind", record.kind)
+    return ENTITY_TYPES.get(record.kind, CustomEntity)(
+        ref=record.ref,
+        kind=kind,
+        namespace=record.namespace,
+        name=record.name,
+        title=record.title,
+        description=record.description,
+        record=record,
+        as_of=as_of,
+    )
