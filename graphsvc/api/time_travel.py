@@ -13,6 +13,7 @@ from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types import Info
 
 from graphsvc.api.errors import bad_input
 from graphsvc.model import ModelError, derive_relations, validate_entity
@@ -162,8 +163,13 @@ class ChangeEvent:
     entity_ref: str
     relation_type: str | None
     target_ref: str | None
-    changes: list[FieldChange] | None
     provenance: Provenance
+    record: strawberry.Private[timeline.ChangeEventRecord]
+
+    @strawberry.field(description="For ENTITY_UPDATED: the field-level diff from the previous version.")
+    def changes(self, info: Info) -> list[FieldChange] | None:
+        found = timeline.Timeline(info.context.store).field_changes(self.record)
+        return None if found is None else field_changes(found)
 
     @classmethod
     def of(cls, event: timeline.ChangeEventRecord) -> ChangeEvent:
@@ -173,8 +179,8 @@ class ChangeEvent:
             entity_ref=event.entity_ref,
             relation_type=event.relation_type,
             target_ref=event.target_ref,
-            changes=field_changes(event.changes) if event.changes is not None else None,
             provenance=Provenance.of(event.provenance),
+            record=event,
         )
 
 

@@ -279,15 +279,14 @@ class Statements:
 
     # --- reads used by the API -----------------------------------------------------------------------------
 
-    def entities_by_ref(self, at: bool = False) -> str:
-        """Entities by ref: the present state, or (`at`) the version valid at `$as_of`."""
+    def entities_by_ref(self, at: bool = False, batched: bool = True) -> str:
+        """Entities by ref: the present state, or (`at`) the version valid at `$as_of`. The present state is a
+        node lookup, which LadybugDB batches well; a version is one edge away (see `batched_key_lookups`)."""
         if not at:
             present = f"e.state = '{PRESENT}'"
             return f"UNWIND $refs AS ref MATCH (e:Entity {{ref: ref}}) WHERE {present} RETURN {ENTITY_RETURN}"
-        return (
-            f"UNWIND $refs AS ref MATCH (:Entity {{ref: ref}})-[:{VERSION_EDGE}]->(e:EntityVersion) "
-            f"WHERE {valid('e', at)} RETURN {VERSION_RETURN}"
-        )
+        start = "UNWIND $refs AS ref MATCH (:Entity {ref: ref})" if batched else "MATCH (:Entity {ref: $ref})"
+        return f"{start}-[:{VERSION_EDGE}]->(e:EntityVersion) WHERE {valid('e', at)} RETURN {VERSION_RETURN}"
 
     def _where(self, active: tuple[str, ...], *, paged: bool, at: bool) -> str:
         conditions = [valid("e", at) if at else f"e.state = '{PRESENT}'"]
@@ -476,6 +475,8 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
         out.append((getattr(statements, name), ("refs",)))
     for at, extra in ((False, ()), (True, ("as_of",))):
         out.append((statements.entities_by_ref(at), ("refs", *extra)))
+        if at:
+            out.append((statements.entities_by_ref(at, batched=False), ("ref", *extra)))
         for direction in ("out", "in"):
             for batched, key in ((True, "refs"), (False, "ref")):
                 out.append((statements.relations(direction, at, batched), (key, *extra)))

@@ -138,7 +138,10 @@ class GraphStore:
         """Entities by canonical ref, present now or at `as_of`; absent refs are missing from the result."""
         if not refs:
             return {}
-        rows = self.backend.read(self.statements.entities_by_ref(as_of is not None), _params(as_of, refs=list(refs)))
+        if as_of is None:
+            rows = self.backend.read(self.statements.entities_by_ref(), {"refs": list(refs)})
+        else:
+            rows = self._from_each(refs, lambda batched: self.statements.entities_by_ref(True, batched), as_of)
         return {row[0]: EntityRecord(*row) for row in rows}
 
     def entity(self, ref: str, as_of: int | None = None) -> EntityRecord | None:

@@ -74,7 +74,8 @@ class ChangeEventRecord:
     provenance: Provenance
     relation_type: str | None = None
     target_ref: str | None = None
-    changes: tuple[FieldChange, ...] | None = None
+    version: VersionRecord | None = field(default=None, compare=False, repr=False)
+    """For entity events: the version the event opened, for field diffs on demand."""
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.at, _RANK[self.type], self.entity_ref, self.target_ref or "", self.relation_type or "")
@@ -148,15 +149,18 @@ class Timeline:
             *self._edges(params, active, "valid_to", RELATION_REMOVED),
         ]
         events.sort(key=ChangeEventRecord.sort_key)
-        page = events[skip : skip + first]
-        return [self._with_field_changes(event) for event in page]
+        return events[skip : skip + first]
 
     def _versions_opened(self, params: dict[str, Any], active: tuple[str, ...]) -> list[ChangeEventRecord]:
         rows = self.read(self.q.version_events("valid_from", active), params)
         versions = [VersionRecord(*row) for row in rows]
         return [
             ChangeEventRecord(
-                ENTITY_UPDATED if v.opened_as == "updated" else ENTITY_ADDED, v.valid_from, v.ref, v.provenance
+                ENTITY_UPDATED if v.opened_as == "updated" else ENTITY_ADDED,
+                v.valid_from,
+                v.ref,
+                v.provenance,
+                version=v,
             )
             for v in versions
         ]
@@ -177,15 +181,12 @@ class Timeline:
             for source, label, target, at, src, run, sha, author in rows
         ]
 
-    def _with_field_changes(self, event: ChangeEventRecord) -> ChangeEventRecord:
-        if event.type != ENTITY_UPDATED:
-            return event
+    def field_changes(self, event: ChangeEventRecord) -> list[FieldChange] | None:
+        """What an update changed (None for other events): one lookup of the version it replaced."""
+        if event.type != ENTITY_UPDATED or event.version is None:
+            return None
         before = self.read(self.q.version_closed_at, {"ref": event.entity_ref, "as_of": event.at})
-        after = [v for v in self.versions(event.entity_ref) if v.valid_from == event.at]
-        if not before or not after:
-            return event
-        changes = diff_documents(VersionRecord(*before[0]).document, after[0].document)
-        return ChangeEventRecord(**{**event.__dict__, "changes": tuple(changes)})
+        return diff_documents(VersionRecord(*before[0]).document, event.version.document) if before else []
 
     # --- the graph at two instants ---------------------------------------------------------------------------
 

@@ -1,0 +1,136 @@
+"""The time-travel benchmark, end to end at a tiny size: every row measured, and the history it built is real.
+
+These check the harness (it runs, it checks its answers, the history has V versions per entity), not the
+numbers: 600 entities on a shared test machine say nothing about 100k.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.generate_catalog import MANIFEST_FILE, generate
+from bench.run_time_travel_bench import REWIRED_SHARE, load_catalog, main, rewrite
+from graphsvc.config import Settings
+from graphsvc.store import open_store
+
+ENTITIES, VERSIONS = 600, 3
+TWINS = ["a", "b", "c", "d", "e"]
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One whole run; its printed table, JSON report and paths."""
+    tmp = tmp_path_factory.mktemp("time-travel")
+    store, report = tmp / "store", tmp / "report.json"
+    argv = [
+        *("--entities", str(ENTITIES), "--versions", str(VERSIONS), "--requests", "20", "--warmup", "3"),
+        *("--out", str(tmp / "out"), "--store", str(store), "--json", str(report)),
+    ]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(argv)
+    assert code == 0, printed.getvalue()
+    return {
+        "table": printed.getvalue(),
+        "report": json.loads(report.read_text()),
+        "store": store,
+        "manifest": json.loads((tmp / "out" / f"time-travel-catalog-{ENTITIES}" / MANIFEST_FILE).read_text()),
+    }
+
+
+def rows(bench: dict) -> dict[str, dict]:
+    return {row["measure"]: row for row in bench["report"]["results"]}
+
+
+def test_every_row_is_measured_and_printed(bench: dict) -> None:
+    expected = [
+        "sync version 1 (all added)",
+        f"sync versions 2..{VERSIONS}, each",
+        "store size after version 1",
+        f"store size after version {VERSIONS}",
+        "storage growth per version",
+        "storage per entity version",
+        *(f"in-process {key}: asOf / present" for key in TWINS),
+        "in-process f: changes over one day, first 100",
+        "in-process g: changes over one day, components, first 100",
+    ]
+    found = rows(bench)
+    assert [name for name in expected if name not in found] == []
+    assert len(bench["report"]["sync_seconds"]) == VERSIONS
+    for row in bench["report"]["results"]:
+        assert row["value"] > 0, row
+        assert f"| {row['measure']} |" in bench["table"]
+
+
+def test_sizes_grow_with_history(bench: dict) -> None:
+    found = rows(bench)
+    first, last = found["store size after version 1"]["value"], found[f"store size after version {VERSIONS}"]["value"]
+    assert 0 < first < last
+    assert found["storage growth per version"]["value"] == pytest.approx((last - first) / (VERSIONS - 1))
+    assert 100 < found["storage per entity version"]["value"] < 1_000_000  # bytes
+
+
+def test_each_query_has_present_and_as_of_twins_with_a_ratio(bench: dict) -> None:
+    found = rows(bench)
+    for key in TWINS:
+        mine = {name.rsplit(", ", 1)[-1]: r for name, r in found.items() if name.startswith(f"in-process {key}: ")}
+        present, past = mine["present"], mine["asOf"]
+        ratio = found[f"in-process {key}: asOf / present"]
+        assert present["p99"] >= present["value"] > 0 and past["p99"] >= past["value"] > 0
+        assert ratio["unit"] == "x" and ratio["value"] == pytest.approx(past["value"] / present["value"])
+        assert "results per answer" in past["note"] and "results per answer: 0" not in past["note"]
+
+
+def test_every_entity_has_one_version_per_sync(bench: dict) -> None:
+    store = open_store(Settings(store_dir=bench["store"], buffer_pool_mb=64))
+    try:
+        refs = bench["manifest"]["sample_refs"][::3] + bench["manifest"]["hub_refs"][:2]
+        for ref in refs:
+            (count, open_versions), *_ = store.backend.read(
+                "MATCH (:Entity {ref: $ref})-[:HAS_VERSION]->(v:EntityVersion) "
+                "RETURN count(v), sum(CASE WHEN v.valid_to IS NULL THEN 1 ELSE 0 END)",
+                {"ref": ref},
+            )
+            assert (ref, count, open_versions) == (ref, VERSIONS, 1)
+    finally:
+        store.close()
+
+
+def test_rewrite_changes_every_description_and_rewires_a_tenth_of_components(tmp_path: Path) -> None:
+    summary = generate(ENTITIES, tmp_path / "catalog", seed=3)
+    catalog = load_catalog(Path(summary.root).parent)
+    before = [json.dumps(d.data, sort_keys=True) for d in catalog.documents]
+    owners = {i: catalog.documents[i].data["spec"]["owner"] for i in catalog.components}
+    deps = {i: list(catalog.documents[i].data["spec"]["dependsOn"]) for i in catalog.components}
+    rewired = rewrite(catalog, 2, seed=3)
+    assert rewired == round(REWIRED_SHARE * len(catalog.components))
+    assert all(json.dumps(d.data, sort_keys=True) != b for d, b in zip(catalog.documents, before, strict=True))
+    assert all(d.data["metadata"]["description"].endswith("(version 2)") for d in catalog.documents)
+    new_owner = [i for i in catalog.components if catalog.documents[i].data["spec"]["owner"] != owners[i]]
+    new_deps = [i for i in catalog.components if catalog.documents[i].data["spec"]["dependsOn"] != deps[i]]
+    assert len(new_owner) == rewired and 0.9 * rewired <= len(new_deps) <= rewired
+    names = [catalog.documents[i].data["metadata"]["name"] for i in catalog.components]
+    for position, index in enumerate(catalog.components):  # still a DAG: only later components, no repeats
+        targets = catalog.documents[index].data["spec"]["dependsOn"]
+        later = {f"component:{n}" for n in names[position + 1 :]}
+        assert len(set(targets)) == len(targets)
+        assert all(t in later or t.removeprefix("resource:") in catalog.resources for t in targets)
+    again = load_catalog(Path(summary.root).parent)
+    rewrite(again, 2, seed=3)
+    assert [d.data for d in again.documents] == [d.data for d in catalog.documents]
+
+
+def test_refuses_to_empty_a_directory_that_is_not_a_store(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["--entities", "100", "--versions", "2", "--out", str(tmp_path / "out"), "--store", str(precious)])
+    assert code == 1
+    assert (precious / "notes.txt").read_text() == "keep me"
