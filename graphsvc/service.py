@@ -94,7 +94,14 @@ class CatalogService:
         )
 
     def refresh(self, target: str, progress: Progress | None = None) -> SyncSummary:
+        """Re-read a registered location. A git branch whose commits are already in the store is continued
+        commit by commit (each at its own date, with its own provenance) rather than jumping to the head,
+        so scheduled refreshes keep every commit; the last commit's sync is returned."""
         location = self._registered(normalize_target(target))
+        if location.branch and self.store.latest_commit(location.target):
+            replayed = self.backfill_history(location.target, branch=location.branch, glob=location.glob)
+            if replayed:
+                return replayed[-1]
         return self._sync(location.target, self._read(location.target, location.branch, location.glob), progress)
 
     def unregister(self, target: str) -> SyncSummary:

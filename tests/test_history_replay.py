@@ -322,6 +322,35 @@ def test_the_service_registers_the_branch_so_a_refresh_continues_from_its_head(
         service.close()
 
 
+def test_a_refresh_of_a_replayed_branch_keeps_every_new_commit(
+    tmp_path: Path, repo: tuple[ScriptedRepository, list[str]]
+) -> None:
+    repository, _ = repo
+    settings = Settings(store_dir=tmp_path / "store", buffer_pool_mb=256)
+    service = CatalogService(open_store(settings), settings)
+    try:
+        service.write_now(lambda: service.backfill_history(str(repository.path)))
+        for day, owner in ((17, "team-x"), (19, "team-y")):
+            repository.commit(
+                {"services/payments-service.yaml": component("payments", owner, description="Pays.")},
+                when=datetime(2026, 11, day, 10, tzinfo=UTC),
+                author=ALICE,
+                message=owner,
+            )
+        refreshed = service.write_now(lambda: service.refresh(str(repository.path)))
+        assert refreshed.commit_sha == repository.git("rev-parse", "HEAD").strip()
+        rows = service.store.backend.read(
+            "MATCH (:Entity {ref: 'component:default/payments'})-[:HAS_VERSION]->(v:EntityVersion) "
+            "WHERE v.valid_from >= $t RETURN v.valid_from ORDER BY v.valid_from",
+            {"t": int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1_000_000)},
+        )
+        assert [row[0] for row in rows] == [
+            int(datetime(2026, 11, d, 10, tzinfo=UTC).timestamp() * 1_000_000) for d in (17, 19)
+        ]
+    finally:
+        service.close()
+
+
 def test_catalog_ingest_history_prints_one_line_per_commit_and_errors_with_their_line(
     tmp_path: Path, repo: tuple[ScriptedRepository, list[str]]
 ) -> None:
