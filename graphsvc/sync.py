@@ -175,15 +175,7 @@ class _Sync:
                 continue
             if ref in candidates:
                 first = candidates[ref].document
-                self.error(
-                    "duplicate",
-                    f"{ref} is defined twice in this source: first in {first.location} "
-                    f"(document {first.document_index}), again here; the first definition is kept",
-                    document.location,
-                    document.document_index,
-                    document.line,
-                    ref,
-                )
+                self.duplicate(document, ref, f"{first.location} (document {first.document_index})")
                 continue
             candidates[ref] = Candidate(ref, document, _digest(document.data))
         return candidates
@@ -196,7 +188,7 @@ class _Sync:
             except ModelError as found:
                 error = found
         message = str(error) if error else "not a catalog entity"
-        self.error("validation", message, document.location, document.document_index, document.line, ref)
+        self.document_error("validation", message, document, ref)
         if ref is None:
             self.incomplete.add(document.location)  # we cannot tell which entity it was: keep the whole file
         else:
@@ -215,15 +207,7 @@ class _Sync:
             candidate = candidates.pop(ref, None)
             if candidate is not None:
                 document = candidate.document
-                self.error(
-                    "duplicate",
-                    f"{ref} is defined twice in this source: first in {location}, again here; "
-                    "the first definition is kept",
-                    document.location,
-                    document.document_index,
-                    document.line,
-                    ref,
-                )
+                self.duplicate(document, ref, str(location))
         return candidates
 
     def drop_conflicts(
@@ -235,15 +219,11 @@ class _Sync:
         for ref, (owner, state) in claims.items():
             if owner is not None and owner != self.run.source and state == PRESENT:
                 document = candidates.pop(ref).document
-                self.error(
-                    "conflict",
+                message = (
                     f"{ref} is already defined by the source {owner}; the first source keeps "
-                    "it (unregister that source or remove the entity there to move it here)",
-                    document.location,
-                    document.document_index,
-                    document.line,
-                    ref,
+                    "it (unregister that source or remove the entity there to move it here)"
                 )
+                self.document_error("conflict", message, document, ref)
         return candidates
 
     def classify(
@@ -408,6 +388,13 @@ class _Sync:
                 ]
             )
             self.summary.removed += len(batch)
+
+    def duplicate(self, document: CatalogDocument, ref: str, first: str) -> None:
+        message = f"{ref} is defined twice in this source: first in {first}, again here; the first definition is kept"
+        self.document_error("duplicate", message, document, ref)
+
+    def document_error(self, category: str, message: str, document: CatalogDocument, ref: str | None) -> None:
+        self.error(category, message, document.location, document.document_index, document.line, ref)
 
     def error(
         self,

@@ -7,6 +7,7 @@ Instants are `DateTime` values (ISO 8601 with an offset, answered in UTC); inter
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -50,13 +51,7 @@ class Provenance:
 
     @classmethod
     def of(cls, p: timeline.Provenance) -> Provenance:
-        return cls(
-            source=p.source,
-            location=p.location,
-            sync_run=p.sync_run,
-            commit_sha=p.commit_sha,
-            commit_author=p.commit_author,
-        )
+        return cls(**asdict(p))
 
 
 @strawberry.type(description="A JSON path whose value changed; before is null when added, after when removed.")
