@@ -1,8 +1,9 @@
-"""Change over time through the GraphQL API, on a scripted timeline of syncs at known instants.
+"""Change over time through the GraphQL API, on a git repository with scripted, dated commits.
 
 T1 initial catalog; T2 checkout changes owner (team-a -> team-b); T3 checkout starts depending on ledger;
 T4 that dependency is removed; T5 team-b moves from platform to payments; T6 ledger is removed; T7 ledger is
-restored; T8 a broken document for checkout (its last good version must stay).
+restored; T8 a broken document for checkout (its last good version must stay). The repository is replayed
+with `catalog ingest --history`'s code, so every answer below is at a commit's date.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
 
 from graphsvc.api.context import Context
 from graphsvc.api.schema import schema
 from graphsvc.config import Settings
+from graphsvc.demo.history import ScriptedRepository
 from graphsvc.service import CatalogService
 from graphsvc.store import open_store
 from graphsvc.sync import sync_source
@@ -25,7 +28,7 @@ from tests.store.catalog_builder import component, group, source
 
 DAYS = [datetime(2026, 3, d, tzinfo=UTC) for d in range(1, 10)]
 T = {i: from_datetime(DAYS[i]) for i in range(1, 9)}
-FILE = "file:/catalog/catalog-info.yaml"
+AUTHOR = "Dana Developer <dana@example.com>"
 
 
 def catalog(
@@ -45,8 +48,10 @@ def catalog(
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogService]:
-    settings = Settings(store_dir=tmp_path_factory.mktemp("store"), buffer_pool_mb=256)
+    root = tmp_path_factory.mktemp("timeline")
+    settings = Settings(store_dir=root / "store", buffer_pool_mb=256)
     service = CatalogService(open_store(settings), settings)
+    repository = ScriptedRepository(root / "repo")
     steps = [
         catalog(),
         catalog(owner="team-b"),
@@ -56,12 +61,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogService
         catalog(owner="team-b", team_b_parent="payments", ledger=False),
         catalog(owner="team-b", team_b_parent="payments"),
     ]
-    for index, docs in enumerate(steps, start=1):
-        sync_source(service.store, source((FILE, docs)), source="s", at=T[index])
     broken = catalog(owner="team-b", team_b_parent="payments")
     broken[4] = {**broken[4], "spec": {"type": "service"}}  # lifecycle and owner missing
-    summary = sync_source(service.store, source((FILE, broken)), source="s", at=T[8])
-    assert [e["category"] for e in summary.errors] == ["validation"]
+    for index, docs in enumerate([*steps, broken], start=1):
+        text = yaml.safe_dump_all(docs, sort_keys=False)
+        repository.commit({"catalog-info.yaml": text}, when=DAYS[index], author=AUTHOR, message=f"step {index}")
+    summaries = service.write_now(lambda: service.backfill_history(str(repository.path)))
+    assert [s.started_at for s in summaries] == [T[i] for i in range(1, 9)]
+    assert [e["category"] for e in summaries[-1].errors] == ["validation"]
     yield service
     service.close()
 
@@ -144,8 +151,8 @@ def test_as_of_before_any_data_is_empty(service: CatalogService) -> None:
 
 def test_history_lists_versions_with_diffs_and_relation_changes(service: CatalogService) -> None:
     query = """{ entity(ref: "component:checkout") { history { totalCount edges { node {
-        validFrom validTo changes { path before after } relationsAdded { type targetRef }
-        relationsRemoved { type targetRef } provenance { syncRun } } } } } }"""
+        validFrom validTo commitSha changes { path before after } relationsAdded { type targetRef }
+        relationsRemoved { type targetRef } provenance { syncRun commitAuthor } } } } } }"""
     history = run(service, query)["entity"]["history"]
     nodes = [e["node"] for e in history["edges"]]
     assert history["totalCount"] == 4  # T1, T2 owner, T3 +dependency, T4 -dependency; T8 broken: no version
@@ -156,6 +163,7 @@ def test_history_lists_versions_with_diffs_and_relation_changes(service: Catalog
     assert nodes[2]["changes"] == [{"path": "spec.owner", "before": "team-a", "after": "team-b"}]
     assert nodes[2]["relationsAdded"] == [{"type": "ownedBy", "targetRef": "group:default/team-b"}]
     assert nodes[2]["relationsRemoved"] == [{"type": "ownedBy", "targetRef": "group:default/team-a"}]
+    assert all(len(n["commitSha"]) == 40 and n["provenance"]["commitAuthor"] == AUTHOR for n in nodes)
 
 
 def test_the_change_feed_is_oldest_first_and_pages(service: CatalogService) -> None:
