@@ -255,8 +255,8 @@ class _Sync:
         total = len(changed)
         for start in range(0, total, BATCH_SIZE):
             batch = changed[start : start + BATCH_SIZE]
-            previously_present = [c.ref for c in batch if existing.get(c.ref, (None, DANGLING))[1] == PRESENT]
-            old = self.old_relations(previously_present)
+            previously_present = {c.ref for c in batch if existing.get(c.ref, (None, DANGLING))[1] == PRESENT}
+            old = self.old_relations(sorted(previously_present))
             new: dict[str, list[Relation]] = {}
             accepted: list[Candidate] = []
             for candidate in batch:
@@ -278,7 +278,7 @@ class _Sync:
     def change_operations(
         self,
         batch: list[Candidate],
-        previously_present: list[str],
+        previously_present: set[str],
         old: dict[str, list[Relation]],
         new: dict[str, list[Relation]],
     ) -> list[Operation]:
@@ -286,7 +286,7 @@ class _Sync:
         run = self.run.fields()
         at = self.run.at
         batch_refs = {c.ref for c in batch}
-        closing = [{"ref": ref, **run, "closed_as": "updated"} for ref in previously_present if ref in batch_refs]
+        closing = [{"ref": ref, **run, "closed_as": "updated"} for ref in sorted(previously_present & batch_refs)]
         rows = [
             {
                 **_entity_row(c.entity, new[c.ref]),
