@@ -239,10 +239,13 @@ class RegisteredLocation:
 @strawberry.type
 class CatalogQuery:
     @strawberry.field(description="One entity by ref (`[kind:][namespace/]name`, kind required); null if unknown.")
-    async def entity(self, info: Info, ref: str, as_of: datetime | None = None) -> Entity | None:
-        """With asOf, the entity as it was then; every field below answers at that instant."""
+    def entity(self, info: Info, ref: str, as_of: datetime | None = None) -> Entity | None:
+        """With asOf, the entity as it was then; every field below answers at that instant.
+
+        A direct lookup rather than the DataLoader: a root field has nothing to batch with, and skipping the
+        loader's scheduling is a measurable share of a point query."""
         at = instant(as_of)
-        return to_entity(await info.context.entities(at).load(canonical_ref(ref)), at)
+        return to_entity(info.context.store.entity(canonical_ref(ref), at), at)
 
     @strawberry.field(description="Entities matching a filter, ordered by ref, as a Relay connection.")
     def entities(
