@@ -308,6 +308,9 @@ class _Sync:
             }
             for c, row in zip(batch, rows, strict=True)
         ]
+        existing_starts = self.store.version_starts([r["ref"] for r in rows if r["ref"] in self.known_nodes])
+        for row in rows:
+            row["version_starts"] = [*existing_starts.get(row["ref"], []), at]
         opened, closed = _edge_diff(batch_refs, old, new)
         targets = {ref for _, edge in opened for ref in (edge.source, edge.target)} - batch_refs - self.known_nodes
         self.known_nodes.update(self.store.claims(targets))  # a read before the write: we are the only writer

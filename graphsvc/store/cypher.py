@@ -80,6 +80,7 @@ ENTITY_STATE_PROPS = (
     "hash",
     "source",
     "location",
+    "version_starts",
 )
 
 SYNC_RUN_FIELDS = (
@@ -279,14 +280,29 @@ class Statements:
 
     # --- reads used by the API -----------------------------------------------------------------------------
 
-    def entities_by_ref(self, at: bool = False, batched: bool = True) -> str:
-        """Entities by ref: the present state, or (`at`) the version valid at `$as_of`. The present state is a
-        node lookup, which LadybugDB batches well; a version is one edge away (see `batched_key_lookups`)."""
-        if not at:
-            present = f"e.state = '{PRESENT}'"
-            return f"UNWIND $refs AS ref MATCH (e:Entity {{ref: ref}}) WHERE {present} RETURN {ENTITY_RETURN}"
-        start = "UNWIND $refs AS ref MATCH (:Entity {ref: ref})" if batched else "MATCH (:Entity {ref: $ref})"
-        return f"{start}-[:{VERSION_EDGE}]->(e:EntityVersion) WHERE {valid('e', at)} RETURN {VERSION_RETURN}"
+    @cached_property
+    def entities_by_ref(self) -> str:
+        """Present entities by ref: key lookups, which both engines batch well."""
+        present = f"e.state = '{PRESENT}'"
+        return f"UNWIND $refs AS ref MATCH (e:Entity {{ref: ref}}) WHERE {present} RETURN {ENTITY_RETURN}"
+
+    @cached_property
+    def version_starts(self) -> str:
+        """When each entity's versions began: enough to name the version valid at any instant."""
+        return "UNWIND $refs AS ref MATCH (e:Entity {ref: ref}) RETURN e.ref, e.version_starts"
+
+    @cached_property
+    def versions_by_id(self) -> str:
+        """Versions by key (`ref@valid_from`), kept only if still valid at `$as_of` (not closed before it).
+
+        Together with `version_starts` this finds an entity's state at an instant with two key lookups,
+        whatever the length of its history: walking HAS_VERSION instead makes LadybugDB hash-join the whole
+        version edge table (measured at 100k entities x 10 versions: 0.6 ms per ref, 300 ms for 700 refs).
+        """
+        return (
+            "UNWIND $ids AS id MATCH (e:EntityVersion {id: id}) WHERE e.valid_to IS NULL OR e.valid_to > $as_of "
+            f"RETURN {VERSION_RETURN}"
+        )
 
     def _where(self, active: tuple[str, ...], *, paged: bool, at: bool) -> str:
         conditions = [valid("e", at) if at else f"e.state = '{PRESENT}'"]
@@ -299,9 +315,11 @@ class Statements:
         """An owner filter walks the owner's incoming OWNED_BY edges instead of scanning every entity. The
         `WITH` keeps LadybugDB from pushing the entity conditions into a scan of the whole table
         (measured at 100k entities: 1.45 ms with a plain WHERE, 0.3 ms with WITH ... WHERE)."""
+        if "owner" in active and at:
+            # At an instant the caller resolves the owner's edges to version keys first (`$ids`).
+            return "UNWIND $ids AS id MATCH (e:EntityVersion {id: id}) WITH e WHERE "
         if "owner" in active:
-            node = f"(:Entity)-[:{VERSION_EDGE}]->(e:EntityVersion)" if at else "(e:Entity)"
-            return f"MATCH (o:Entity {{ref: $owner}})<-[w:OWNED_BY]-{node} WITH e, w WHERE {valid('w', at)} AND "
+            return f"MATCH (o:Entity {{ref: $owner}})<-[w:OWNED_BY]-(e:Entity) WITH e, w WHERE {valid('w', at)} AND "
         return f"MATCH {'(e:EntityVersion)' if at else '(e:Entity)'} WHERE "
 
     def find_entities(self, active: tuple[str, ...], at: bool = False) -> str:
@@ -443,6 +461,11 @@ class Statements:
         return "MATCH (s:SyncRun) WHERE s.source IN $sources AND s.started_at IN $moments RETURN s.id"
 
 
+def _owner_as_ids(active: tuple[str, ...]) -> tuple[str, ...]:
+    """At an instant an owner filter is sent as the owned versions' keys (`$ids`), not as `$owner`."""
+    return tuple("ids" if name == "owner" else name for name in active)
+
+
 def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     """Every statement the store can send, with the parameters it uses: the lint tests' input."""
     from itertools import combinations
@@ -474,9 +497,11 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     for name in ("claims", "documents"):
         out.append((getattr(statements, name), ("refs",)))
     for at, extra in ((False, ()), (True, ("as_of",))):
-        out.append((statements.entities_by_ref(at), ("refs", *extra)))
         if at:
-            out.append((statements.entities_by_ref(at, batched=False), ("ref", *extra)))
+            out.append((statements.version_starts, ("refs",)))
+            out.append((statements.versions_by_id, ("ids", "as_of")))
+        else:
+            out.append((statements.entities_by_ref, ("refs",)))
         for direction in ("out", "in"):
             for batched, key in ((True, "refs"), (False, "ref")):
                 out.append((statements.relations(direction, at, batched), (key, *extra)))
@@ -488,11 +513,13 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
                     if statement:
                         out.append((statement, ("ref", *extra)))
         for active in filter_sets:
-            out.append((statements.find_entities(active, at), active + ("after", "limit", *extra)))
-            out.append((statements.count_entities(active, at), active + extra))
+            keys = _owner_as_ids(active) if at else active
+            out.append((statements.find_entities(active, at), keys + ("after", "limit", *extra)))
+            out.append((statements.count_entities(active, at), keys + extra))
         for field in FACET_FIELDS:  # the filter clauses are the ones above; each facet with none and with all
             for active in ((), filters):
-                out.append((statements.facet(field, active, at), active + extra))
+                keys = _owner_as_ids(active) if at else active
+                out.append((statements.facet(field, active, at), keys + extra))
     out.append((statements.registered_locations, ()))
     out.append((statements.schema_version, ()))
     out.append((statements.set_schema_version, ("version",)))

@@ -114,7 +114,12 @@ class LadybugBackend:
         (self.store_dir / OWNER_FILE).unlink(missing_ok=True)
 
 
-_ARROW_TYPES = {"STRING": pa.string(), "INT64": pa.int64(), "STRING[]": pa.list_(pa.string())}
+_ARROW_TYPES = {
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "STRING[]": pa.list_(pa.string()),
+    "INT64[]": pa.list_(pa.int64()),
+}
 
 
 def _copy(connection: ladybug.Connection, insert: Insert) -> None:

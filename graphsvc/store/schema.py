@@ -54,7 +54,7 @@ ENTITY = NodeTable(
         "ref:STRING kind:STRING namespace:STRING name:STRING title:STRING description:STRING "
         "type:STRING lifecycle:STRING owner:STRING system:STRING domain:STRING tags:STRING[] "
         "search:STRING document:STRING hash:STRING source:STRING location:STRING state:STRING "
-        "created_at:INT64 updated_at:INT64"
+        "created_at:INT64 updated_at:INT64 version_starts:INT64[]"
     ),
     indexed=("kind", "source", "owner", "state"),
 )
@@ -104,7 +104,7 @@ SOURCE_FILE = NodeTable(
 )
 """Content digests of the files a source's last sync read cleanly: a cache that lets the next sync skip
 parsing unchanged files. Unlike entity data it is replaced, not versioned."""
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever a table or property changes, so that a store written by another version is refused with
 a clear message instead of failing later in some statement."""
 STORE_META = NodeTable("StoreMeta", "id", _cols("id:STRING schema_version:INT64"))
