@@ -17,38 +17,8 @@ from graphsvc.store.dialect import Neo4jDialect
 from graphsvc.store.schema import EDGE_COLUMNS, EDGE_LABELS, NODE_TABLES, VERSION_EDGE
 from tests.cypher_lint.neo4j_lint import ensure_linter_installed, format_report, lint_cypher
 
-ROW_KEYS = {
-    "src",
-    "dst",
-    "origin",
-    "at",
-    "id",
-    "ref",
-    "hash",
-    "document",
-    "source",
-    "location",
-    "sync_run",
-    "commit_sha",
-    "commit_author",
-    "document_index",
-    "line",
-    "entity_ref",
-    "category",
-    "message",
-    "kind",
-    "namespace",
-    "name",
-    "title",
-    "description",
-    "type",
-    "lifecycle",
-    "owner",
-    "system",
-    "domain",
-    "tags",
-    "search",
-}
+# Keys read from `$rows` maps that are not columns of any table (all others are, and are declared below).
+ROW_KEYS = {"src", "dst", "at"}
 SCHEMA = {
     "labels": [t.label for t in NODE_TABLES],
     "relationship_types": [*EDGE_LABELS.values(), VERSION_EDGE],
