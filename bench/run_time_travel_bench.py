@@ -108,6 +108,7 @@ class Config:
     ready_timeout: float = 300.0
     request_timeout: float = 120.0
     json_path: Path | None = None
+    reuse_store: bool = False
     results: list[Measure] = field(default_factory=list)
     sync_seconds: list[float] = field(default_factory=list)
 
@@ -499,6 +500,21 @@ def prepare_store_dir(store: Path) -> None:
     store.parent.mkdir(parents=True, exist_ok=True)
 
 
+def parse_catalog(cfg: Config, summary: CatalogSummary) -> Catalog:
+    started = time.perf_counter()
+    catalog = load_catalog(Path(summary.root).parent)
+    cfg.results.append(
+        Measure(
+            cfg.entities,
+            "parse YAML once",
+            time.perf_counter() - started,
+            "s",
+            note=f"{len(catalog.documents):,} documents, CSafeLoader; not part of the syncs",
+        )
+    )
+    return catalog
+
+
 def run(cfg: Config) -> None:
     n = cfg.entities
     started = time.perf_counter()
@@ -506,23 +522,18 @@ def run(cfg: Config) -> None:
     cfg.results.append(
         Measure(n, "generate catalog", time.perf_counter() - started, "s", note=f"{len(summary.files)} files; context")
     )
-    started = time.perf_counter()
-    catalog = load_catalog(Path(summary.root).parent)
-    cfg.results.append(
-        Measure(
-            n,
-            "parse YAML once",
-            time.perf_counter() - started,
-            "s",
-            note=f"{len(catalog.documents):,} documents, CSafeLoader; not part of the syncs",
-        )
-    )
-    prepare_store_dir(cfg.store)
     settings = Settings(store_dir=cfg.store, buffer_pool_mb=cfg.buffer_pool_mb, refresh_interval_s=0)
+    catalog = None if cfg.reuse_store else parse_catalog(cfg, summary)
+    if catalog is not None:
+        prepare_store_dir(cfg.store)
     service = CatalogService(open_store(settings), settings)
     try:
-        print(f"== history: {n:,} entities x {cfg.versions} versions", file=sys.stderr)
-        build_history(cfg, service.store, catalog)
+        if catalog is None:  # the root Location is an entity too
+            total = check_versions(service.store, summary.entities + 1, cfg.versions)
+            print(f"== reusing {cfg.store}: {total:,} entity versions", file=sys.stderr)
+        else:
+            print(f"== history: {n:,} entities x {cfg.versions} versions", file=sys.stderr)
+            build_history(cfg, service.store, catalog)
         print("== queries in process", file=sys.stderr)
         execute = InProcess(service)
         try:
@@ -577,6 +588,11 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="catalog and logs (default bench/out)")
     parser.add_argument("--store", type=Path, help="store directory, emptied first (default OUT/stores/time-travel-N)")
+    parser.add_argument(
+        "--reuse-store",
+        action="store_true",
+        help="measure the queries against the history a previous run left in --store (checked, not rebuilt)",
+    )
     parser.add_argument("--buffer-pool-mb", type=int, default=1024, help="LadybugDB buffer pool (service default)")
     parser.add_argument("--http", action="store_true", help="also measure the queries over HTTP (catalog serve)")
     parser.add_argument("--cli", type=Path, default=DEFAULT_CLI, help="the `catalog` executable, for --http")
@@ -599,6 +615,7 @@ def parse_args(argv: list[str] | None) -> Config:
         http=args.http,
         cli=args.cli.resolve(),
         json_path=args.json,
+        reuse_store=args.reuse_store,
     )
 
 
