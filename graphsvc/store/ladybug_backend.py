@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,10 @@ class LadybugBackend:
         return self._connection().execute(query, parameters or {}).get_all()
 
     def write(self, operations: Sequence[Operation]) -> None:
-        connection = self._connection()
-        with self._write_lock:
+        """Each write transaction gets a connection of its own: LadybugDB keeps the buffers of every COPY
+        until the connection that ran it closes, so a long-lived one fills the buffer pool after a few
+        dozen small syncs (tests/store/test_ladybug_backend.py)."""
+        with self._write_lock, closing(ladybug.Connection(self._database)) as connection:
             connection.execute("BEGIN TRANSACTION")
             try:
                 for operation in operations:
