@@ -19,6 +19,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphsvc.change_log import (
+    ENTITY_ADDED,
+    ENTITY_REMOVED,
+    ENTITY_UPDATED,
+    RELATION_ADDED,
+    RELATION_REMOVED,
+    EventBatch,
+    Subject,
+)
 from graphsvc.model import (
     Entity,
     ModelError,
@@ -87,10 +96,13 @@ class Provenance:
     commit_author: str | None = None
 
     def fields(self) -> dict[str, Any]:
+        return {"at": self.at, **self.origin()}
+
+    def origin(self) -> dict[str, Any]:
+        """Who made a change: what versions, edges and change events record about their sync."""
         return {
             "source": self.source,
             "sync_run": self.sync_run,
-            "at": self.at,
             "commit_sha": self.commit_sha,
             "commit_author": self.commit_author,
         }
@@ -143,6 +155,7 @@ class _Sync:
         self.incomplete = set(result.incomplete_locations)
         self.retained: set[str] = set()
         self.known_nodes: set[str] = set()
+        self.batches = 0
 
     def apply(self) -> None:
         for error in self.result.errors:
@@ -286,7 +299,7 @@ class _Sync:
         run = self.run.fields()
         at = self.run.at
         batch_refs = {c.ref for c in batch}
-        closing = [{"ref": ref, **run, "closed_as": "updated"} for ref in sorted(previously_present & batch_refs)]
+        closing = [{"ref": ref, **run} for ref in sorted(previously_present & batch_refs)]
         rows = [
             {
                 **_entity_row(c.entity, new[c.ref]),
@@ -300,11 +313,10 @@ class _Sync:
         versions = [
             {
                 **row,
-                "id": f"{c.ref}@{at}",
+                "id": version_key(c.ref, at),
                 "valid_from": at,
                 **run,
                 "location": c.document.location,
-                "opened_as": "updated" if c.ref in previously_present else "added",
             }
             for c, row in zip(batch, rows, strict=True)
         ]
@@ -327,6 +339,7 @@ class _Sync:
             Insert(ENTITY_VERSION, versions),
             Insert(VERSION_EDGES, [{"src": v["ref"], "dst": v["id"]} for v in versions]),
             *self.edge_operations(closed, opened),
+            *self.change_events(rows, previously_present, existing_starts, closed, opened).inserts(),
         ]
         self.known_nodes.update(batch_refs)
         self.known_nodes.update(targets)
@@ -353,6 +366,56 @@ class _Sync:
             ]
             operations.append(Insert(RELATION_EDGES[label], rows))
         return operations
+
+    def change_events(
+        self,
+        rows: list[dict[str, Any]],
+        previously_present: set[str],
+        starts: dict[str, list[int]],
+        closed: list[tuple[str, Relation]],
+        opened: list[tuple[str, Relation]],
+    ) -> EventBatch:
+        """The feed's events for a batch of added and updated entities (`starts`: their earlier versions)."""
+        subjects = {r["ref"]: Subject(r["kind"], r["namespace"], r["owner"], r["system"], r["location"]) for r in rows}
+        others = {r.source for _, r in closed + opened} - subjects.keys()
+        subjects |= {ref: subject for ref, (subject, _) in self.subjects(others).items()}
+        events = self.event_batch()
+        at = self.run.at
+        for row in rows:
+            ref = row["ref"]
+            if ref in previously_present:
+                previous = version_key(ref, starts[ref][-1])
+                events.entity(ENTITY_UPDATED, ref, subjects[ref], version=version_key(ref, at), previous=previous)
+            else:
+                events.entity(ENTITY_ADDED, ref, subjects[ref], version=version_key(ref, at), previous=None)
+        for _, relation in closed:
+            events.relation(RELATION_REMOVED, relation, subjects[relation.source])
+        for _, relation in opened:
+            events.relation(RELATION_ADDED, relation, subjects[relation.source])
+        return events
+
+    def removal_events(self, refs: list[str], closed: list[tuple[str, Relation]]) -> EventBatch:
+        subjects = self.subjects({*refs, *(r.source for _, r in closed)})
+        events = self.event_batch()
+        for ref in refs:
+            subject, starts = subjects[ref]
+            events.entity(ENTITY_REMOVED, ref, subject, version=None, previous=version_key(ref, starts[-1]))
+        for _, relation in closed:
+            events.relation(RELATION_REMOVED, relation, subjects[relation.source][0])
+        return events
+
+    def subjects(self, refs: set[str]) -> dict[str, tuple[Subject, list[int]]]:
+        """The stored state of entities as the feed's filters see it, and when their versions began; a ref
+        with no node yet (a relation target created in this batch) is known by its ref alone."""
+        out = {ref: (Subject.of_ref(ref), []) for ref in refs}
+        for ref, (kind, namespace, owner, system, location, starts) in self.store.event_subjects(refs).items():
+            out[ref] = (Subject(kind, namespace, owner, system, location), starts)
+        return out
+
+    def event_batch(self) -> EventBatch:
+        """A new batch of change events; batches at one instant sort by id, so they are numbered."""
+        self.batches += 1
+        return EventBatch(f"{self.run.sync_run}:{self.batches:04d}", self.run.at, self.run.origin())
 
     def old_relations(self, refs: list[str]) -> dict[str, list[Relation]]:
         """The relations the stored (last good) documents declared: exactly the open edges they originated."""
@@ -382,12 +445,13 @@ class _Sync:
             batch = gone[start : start + BATCH_SIZE]
             old = self.old_relations(batch)
             _, closed = _edge_diff(set(batch), old, {})
-            rows = [{"ref": ref, **run, "closed_as": "removed"} for ref in batch]
+            rows = [{"ref": ref, **run} for ref in batch]
             self.store.write(
                 [
                     (q.close_versions, {"rows": rows}),
                     (q.mark_removed, {"rows": rows}),
                     *self.edge_operations(closed, []),
+                    *self.removal_events(batch, closed).inserts(),
                 ]
             )
             self.summary.removed += len(batch)
@@ -436,6 +500,11 @@ def _edge_diff(
         opened += [(ref, r) for r in sorted(after - before)]
         closed += [(ref, r) for r in sorted(before - after)]
     return opened, closed
+
+
+def version_key(ref: str, start: int) -> str:
+    """An entity version's key: its entity and the instant it began."""
+    return f"{ref}@{start}"
 
 
 def _quick_ref(data: object) -> str | None:

@@ -9,12 +9,14 @@ graph as it was at that instant all the way down.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
 from graphsvc.service import CatalogService
 from graphsvc.store import GraphStore
 from graphsvc.store.records import EntityRecord, RelationRow
+from graphsvc.store.timeline import Timeline
 
 
 @dataclass
@@ -22,6 +24,7 @@ class Context:
     service: CatalogService
     _entity_loaders: dict[int | None, DataLoader[str, EntityRecord | None]] = field(default_factory=dict)
     _relation_loaders: dict[int | None, DataLoader[str, list[RelationRow]]] = field(default_factory=dict)
+    _version_loader: DataLoader[str, dict[str, Any] | None] | None = None
 
     @property
     def store(self) -> GraphStore:
@@ -50,3 +53,15 @@ class Context:
 
             self._relation_loaders[as_of] = DataLoader(load_fn=load)
         return self._relation_loaders[as_of]
+
+    def version_documents(self) -> DataLoader[str, dict[str, Any] | None]:
+        """Version snapshots by key: a page of change events diffs all its updates with one read."""
+        if self._version_loader is None:
+            timeline = Timeline(self.store)
+
+            async def load(ids: list[str]) -> list[dict[str, Any] | None]:
+                found = timeline.version_documents(ids)
+                return [found.get(key) for key in ids]
+
+            self._version_loader = DataLoader(load_fn=load)
+        return self._version_loader

@@ -162,9 +162,12 @@ class ChangeEvent:
     record: strawberry.Private[timeline.ChangeEventRecord]
 
     @strawberry.field(description="For ENTITY_UPDATED: the field-level diff from the previous version.")
-    def changes(self, info: Info) -> list[FieldChange] | None:
-        found = timeline.Timeline(info.context.store).field_changes(self.record)
-        return None if found is None else field_changes(found)
+    async def changes(self, info: Info) -> list[FieldChange] | None:
+        event = self.record
+        if event.type != ChangeType.ENTITY_UPDATED.value or event.version is None or event.previous is None:
+            return None
+        after, before = await info.context.version_documents().load_many([event.version, event.previous])
+        return field_changes(diff_documents(before, after)) if after is not None and before is not None else []
 
     @classmethod
     def of(cls, event: timeline.ChangeEventRecord) -> ChangeEvent:

@@ -48,10 +48,15 @@ VERSION_RETURN = (
 RELATION_LABELS = "|".join(EDGE_LABELS.values())
 VERSION_FIELDS = (
     "id", "ref", "document", "valid_from", "valid_to", "source", "location", "sync_run", "commit_sha",
-    "commit_author", "closed_sync_run", "closed_commit_sha", "closed_commit_author", "opened_as", "closed_as",
+    "commit_author", "closed_sync_run", "closed_commit_sha", "closed_commit_author",
 )  # fmt: skip
 VERSION_COLUMNS = ", ".join(f"v.{f}" for f in VERSION_FIELDS)
 CHANGE_FILTERS = ("kind", "namespace", "owner", "system")
+CHANGE_EVENT_FIELDS = (
+    "type", "at", "entity_ref", "relation_type", "target_ref", "version", "previous",
+    "source", "location", "sync_run", "commit_sha", "commit_author",
+)  # fmt: skip
+CHANGE_EVENT_COLUMNS = ", ".join(f"c.{f}" for f in CHANGE_EVENT_FIELDS)
 OPEN = "IS NULL"
 
 
@@ -187,7 +192,7 @@ class Statements:
             "UNWIND $rows AS r WITH r, r.ref AS ref "
             f"MATCH (e:Entity {{ref: ref}})-[:{VERSION_EDGE}]->(v:EntityVersion) WHERE v.valid_to {OPEN} "
             "SET v.valid_to = r.at, v.closed_sync_run = r.sync_run, v.closed_commit_sha = r.commit_sha, "
-            "v.closed_commit_author = r.commit_author, v.closed_as = r.closed_as"
+            "v.closed_commit_author = r.commit_author"
         )
 
     @cached_property
@@ -269,6 +274,13 @@ class Statements:
     @cached_property
     def claims(self) -> str:
         return "UNWIND $refs AS ref MATCH (e:Entity {ref: ref}) RETURN e.ref, e.source, e.state"
+
+    @cached_property
+    def event_subjects(self) -> str:
+        return (
+            "UNWIND $refs AS ref MATCH (e:Entity {ref: ref}) "
+            "RETURN e.ref, e.kind, e.namespace, e.owner, e.system, e.location, e.version_starts"
+        )
 
     @cached_property
     def documents(self) -> str:
@@ -367,33 +379,27 @@ class Statements:
         )
 
     @cached_property
-    def version_closed_at(self) -> str:
-        """The version of `$ref` that ended exactly at `$as_of` (the one a change replaced)."""
+    def version_documents(self) -> str:
+        return "UNWIND $ids AS id MATCH (v:EntityVersion {id: id}) RETURN v.id, v.document"
+
+    @cached_property
+    def change_batches(self) -> str:
+        """The batches of change events recorded in [$since, $until), in feed order: one per write that
+        changed something, so few even over long windows."""
         return (
-            f"MATCH (:Entity {{ref: $ref}})-[:{VERSION_EDGE}]->(v:EntityVersion) WHERE v.valid_to = $as_of "
-            f"RETURN {VERSION_COLUMNS}"
+            "MATCH (b:ChangeBatch) WHERE b.at >= $since AND b.at < $until RETURN b.id, b.at, b.size ORDER BY b.at, b.id"
         )
 
-    def version_events(self, edge: str, active: tuple[str, ...]) -> str:
-        """Versions that began (`edge` = "valid_from") or ended ("valid_to") in [$since, $until), oldest first."""
-        conditions = [f"v.{edge} >= $since", f"v.{edge} < $until"]
-        if edge == "valid_to":  # a version closed by an update is not an event of its own: the update is
-            conditions.append("v.closed_as = 'removed'")
-        conditions += [_CONDITIONS[name].replace("e.", "v.") for name in active]
-        return (
-            f"MATCH (v:EntityVersion) WHERE {' AND '.join(conditions)} "
-            f"RETURN {VERSION_COLUMNS} ORDER BY v.{edge}, v.ref LIMIT $limit"
-        )
+    @cached_property
+    def change_events_by_id(self) -> str:
+        return f"UNWIND $ids AS id MATCH (c:ChangeEvent {{id: id}}) RETURN c.id, {CHANGE_EVENT_COLUMNS}"
 
-    def edge_events(self, edge: str, active: tuple[str, ...]) -> str:
-        """Relation edges opened or closed in [$since, $until), oldest first; filters apply to the source."""
-        conditions = [f"x.{edge} >= $since", f"x.{edge} < $until"]
-        conditions += [_CONDITIONS[name].replace("e.", "a.") for name in active]
-        closed = "closed_" if edge == "valid_to" else ""
+    def change_events(self, active: tuple[str, ...]) -> str:
+        """Change events in [$since, $until) whose entity matched the filters at the time, in feed order."""
+        conditions = ["c.at >= $since", "c.at < $until", *(_CONDITIONS[name].replace("e.", "c.") for name in active)]
         return (
-            f"MATCH (a:Entity)-[x:{RELATION_LABELS}]->(b:Entity) WHERE {' AND '.join(conditions)} "
-            f"RETURN a.ref, {self.dialect.edge_type('x')}, b.ref, x.{edge}, x.source, x.{closed}sync_run, "
-            f"x.{closed}commit_sha, x.{closed}commit_author ORDER BY x.{edge}, a.ref, b.ref LIMIT $limit"
+            f"MATCH (c:ChangeEvent) WHERE {' AND '.join(conditions)} "
+            f"RETURN c.id, {CHANGE_EVENT_COLUMNS} ORDER BY c.at, c.batch, c.ordinal LIMIT $limit"
         )
 
     @cached_property
@@ -524,11 +530,12 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     out.append((statements.schema_version, ()))
     out.append((statements.set_schema_version, ("version",)))
     out.append((statements.versions_of, ("ref",)))
-    out.append((statements.version_closed_at, ("ref", "as_of")))
-    for edge in ("valid_from", "valid_to"):
-        for active in ((), CHANGE_FILTERS):
-            out.append((statements.version_events(edge, active), ("since", "until", "limit", *active)))
-            out.append((statements.edge_events(edge, active), ("since", "until", "limit", *active)))
+    out.append((statements.event_subjects, ("refs",)))
+    out.append((statements.version_documents, ("ids",)))
+    out.append((statements.change_batches, ("since", "until")))
+    out.append((statements.change_events_by_id, ("ids",)))
+    for active in [(name,) for name in CHANGE_FILTERS] + [CHANGE_FILTERS]:
+        out.append((statements.change_events(active), ("since", "until", "limit", *active)))
     out.append((statements.versions_at, ("as_of",)))
     out.append((statements.edges_at, ("as_of",)))
     out.append((statements.owner_edges_of, ("ref",)))

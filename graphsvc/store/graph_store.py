@@ -145,6 +145,15 @@ class GraphStore:
             rows = self.backend.read(self.statements.versions_by_id, {"ids": ids, "as_of": as_of}) if ids else []
         return {row[0]: EntityRecord(*row) for row in rows}
 
+    def event_subjects(self, refs: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+        """ref -> (kind, namespace, owner, system, location, version starts) of stored entities: what the
+        change feed records about an event's entity."""
+        out: dict[str, tuple[Any, ...]] = {}
+        for chunk in _chunks(sorted(refs), 5000):
+            for ref, *columns, starts in self.backend.read(self.statements.event_subjects, {"refs": chunk}):
+                out[ref] = (*columns, list(starts or []))
+        return out
+
     def version_starts(self, refs: Iterable[str]) -> dict[str, list[int]]:
         """ref -> the instants at which its versions began, oldest first."""
         out: dict[str, list[int]] = {}

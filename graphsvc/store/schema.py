@@ -65,8 +65,6 @@ ENTITY_VERSION = NodeTable(
         "id:STRING ref:STRING hash:STRING document:STRING valid_from:INT64 valid_to:INT64 "
         "source:STRING location:STRING sync_run:STRING commit_sha:STRING commit_author:STRING "
         "closed_sync_run:STRING closed_commit_sha:STRING closed_commit_author:STRING "
-        # how the version began and ended: added/updated, updated/removed (the change feed's event types)
-        "opened_as:STRING closed_as:STRING "
         # the entity's filter columns as of this version, so that past states filter like the present
         "kind:STRING namespace:STRING name:STRING title:STRING description:STRING type:STRING lifecycle:STRING "
         "owner:STRING system:STRING domain:STRING tags:STRING[] search:STRING"
@@ -104,11 +102,43 @@ SOURCE_FILE = NodeTable(
 )
 """Content digests of the files a source's last sync read cleanly: a cache that lets the next sync skip
 parsing unchanged files. Unlike entity data it is replaced, not versioned."""
-SCHEMA_VERSION = 2
+CHANGE_BATCH = NodeTable(
+    "ChangeBatch",
+    "id",
+    _cols("id:STRING at:INT64 sync_run:STRING source:STRING size:INT64"),
+    indexed=("at",),
+)
+"""The change events one write transaction of a sync recorded: when, and how many (numbered 0..size-1)."""
+CHANGE_EVENT = NodeTable(
+    "ChangeEvent",
+    "id",
+    _cols(
+        # id is `batch:ordinal`, so that a page of the feed is found by key once the batches are known
+        "id:STRING batch:STRING ordinal:INT64 at:INT64 type:STRING entity_ref:STRING relation_type:STRING "
+        "target_ref:STRING version:STRING previous:STRING "
+        "source:STRING location:STRING sync_run:STRING commit_sha:STRING commit_author:STRING "
+        # the event entity's filter columns at the time of the event
+        "kind:STRING namespace:STRING owner:STRING system:STRING"
+    ),
+    indexed=("at", "kind", "owner"),
+)
+"""The change feed, one row per change, written by the sync in the same transaction as the change itself.
+Append-only like everything else; see `graphsvc.change_log`."""
+SCHEMA_VERSION = 3
 """Bumped whenever a table or property changes, so that a store written by another version is refused with
 a clear message instead of failing later in some statement."""
 STORE_META = NodeTable("StoreMeta", "id", _cols("id:STRING schema_version:INT64"))
-NODE_TABLES = (STORE_META, ENTITY, ENTITY_VERSION, SYNC_RUN, SYNC_ERROR, REGISTERED_LOCATION, SOURCE_FILE)
+NODE_TABLES = (
+    STORE_META,
+    ENTITY,
+    ENTITY_VERSION,
+    SYNC_RUN,
+    SYNC_ERROR,
+    REGISTERED_LOCATION,
+    SOURCE_FILE,
+    CHANGE_BATCH,
+    CHANGE_EVENT,
+)
 
 EDGE_COLUMNS = _cols(
     "origin:STRING valid_from:INT64 valid_to:INT64 source:STRING sync_run:STRING commit_sha:STRING "

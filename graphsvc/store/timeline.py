@@ -17,10 +17,8 @@ from graphsvc.store.cypher import CHANGE_FILTERS, EntityFilter
 from graphsvc.store.graph_store import GraphStore
 from graphsvc.store.records import RelationRow
 from graphsvc.store.schema import FORWARD_TYPES
-from graphsvc.temporal import FieldChange, clip, diff_documents, intersect, merge, subtract
+from graphsvc.temporal import clip, intersect, merge, subtract
 
-ENTITY_ADDED, ENTITY_UPDATED, ENTITY_REMOVED = "ENTITY_ADDED", "ENTITY_UPDATED", "ENTITY_REMOVED"
-RELATION_ADDED, RELATION_REMOVED = "RELATION_ADDED", "RELATION_REMOVED"
 NO_OWNER, OWNER_MISSING = "NO_OWNER", "OWNER_MISSING"
 
 
@@ -48,8 +46,6 @@ class VersionRecord:
     closed_sync_run: str | None
     closed_commit_sha: str | None
     closed_commit_author: str | None
-    opened_as: str | None
-    closed_as: str | None
 
     @cached_property
     def document(self) -> dict[str, Any]:
@@ -71,17 +67,21 @@ class ChangeEventRecord:
     type: str
     at: int
     entity_ref: str
-    provenance: Provenance
-    relation_type: str | None = None
-    target_ref: str | None = None
-    version: VersionRecord | None = field(default=None, compare=False, repr=False)
-    """For entity events: the version the event opened, for field diffs on demand."""
+    relation_type: str | None
+    target_ref: str | None
+    version: str | None
+    """The key of the version an entity event opened (added, updated)..."""
+    previous: str | None
+    """...and of the version it closed (updated, removed): the two sides of an update's field diff."""
+    source: str | None
+    location: str | None
+    sync_run: str | None
+    commit_sha: str | None
+    commit_author: str | None
 
-    def sort_key(self) -> tuple[Any, ...]:
-        return (self.at, _RANK[self.type], self.entity_ref, self.target_ref or "", self.relation_type or "")
-
-
-_RANK = {ENTITY_ADDED: 0, ENTITY_UPDATED: 0, RELATION_REMOVED: 1, RELATION_ADDED: 2, ENTITY_REMOVED: 3}
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance(self.source, self.location, self.sync_run, self.commit_sha, self.commit_author)
 
 
 @dataclass(frozen=True)
@@ -137,56 +137,38 @@ class Timeline:
     ) -> list[ChangeEventRecord]:
         """Up to `first` events in [since, until), oldest first, after skipping `skip` events (at `since`).
 
-        Each of the four event streams is read in its own order up to the page's end, then merged; the
-        caller pages with (instant of the last event, how many events at that instant it has seen).
+        The caller pages with (instant of the last event, how many events at that instant it has seen).
+        Unfiltered, the page's events are named from the batches in the window and read by key; with filters,
+        the events in the window are read in feed order until the page is full.
         """
         active = tuple(name for name in where.active() if name in CHANGE_FILTERS)
-        params = {"since": since, "until": until, "limit": first + skip, **{k: where.parameters()[k] for k in active}}
-        events = [
-            *self._versions_opened(params, active),
-            *self._versions_removed(params, active),
-            *self._edges(params, active, "valid_from", RELATION_ADDED),
-            *self._edges(params, active, "valid_to", RELATION_REMOVED),
-        ]
-        events.sort(key=ChangeEventRecord.sort_key)
-        return events[skip : skip + first]
+        if active:
+            params = {"since": since, "until": until, "limit": first + skip, **where.parameters()}
+            rows = self.read(self.q.change_events(active), {k: params[k] for k in (*active, "since", "until", "limit")})
+            return [ChangeEventRecord(*row[1:]) for row in rows[skip:]]
+        ids = self._page_ids(self.read(self.q.change_batches, {"since": since, "until": until}), since, first, skip)
+        if not ids:
+            return []
+        found = {row[0]: ChangeEventRecord(*row[1:]) for row in self.read(self.q.change_events_by_id, {"ids": ids})}
+        return [found[i] for i in ids if i in found]
 
-    def _versions_opened(self, params: dict[str, Any], active: tuple[str, ...]) -> list[ChangeEventRecord]:
-        rows = self.read(self.q.version_events("valid_from", active), params)
-        versions = [VersionRecord(*row) for row in rows]
-        return [
-            ChangeEventRecord(
-                ENTITY_UPDATED if v.opened_as == "updated" else ENTITY_ADDED,
-                v.valid_from,
-                v.ref,
-                v.provenance,
-                version=v,
-            )
-            for v in versions
-        ]
+    @staticmethod
+    def _page_ids(batches: list[list[Any]], since: int, first: int, skip: int) -> list[str]:
+        """The keys of the page's events: skip `skip` events at `since` (the earliest batches), take `first`."""
+        ids: list[str] = []
+        for batch_id, at, size in batches:
+            start = 0
+            if at == since and skip:
+                start, skip = min(skip, size), max(0, skip - size)
+            ids += [f"{batch_id}:{ordinal}" for ordinal in range(start, min(size, start + first - len(ids)))]
+            if len(ids) >= first:
+                break
+        return ids
 
-    def _versions_removed(self, params: dict[str, Any], active: tuple[str, ...]) -> list[ChangeEventRecord]:
-        rows = self.read(self.q.version_events("valid_to", active), params)
-        versions = [VersionRecord(*row) for row in rows]
-        return [
-            ChangeEventRecord(ENTITY_REMOVED, v.valid_to, v.ref, v.closing_provenance)
-            for v in versions
-            if v.closed_as == "removed"
-        ]
-
-    def _edges(self, params: dict[str, Any], active: tuple[str, ...], edge: str, kind: str) -> list[ChangeEventRecord]:
-        rows = self.read(self.q.edge_events(edge, active), params)
-        return [
-            ChangeEventRecord(kind, at, source, Provenance(src, None, run, sha, author), FORWARD_TYPES[label], target)
-            for source, label, target, at, src, run, sha, author in rows
-        ]
-
-    def field_changes(self, event: ChangeEventRecord) -> list[FieldChange] | None:
-        """What an update changed (None for other events): one lookup of the version it replaced."""
-        if event.type != ENTITY_UPDATED or event.version is None:
-            return None
-        before = self.read(self.q.version_closed_at, {"ref": event.entity_ref, "as_of": event.at})
-        return diff_documents(VersionRecord(*before[0]).document, event.version.document) if before else []
+    def version_documents(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Version snapshots by key (the two sides of each update in a page of the feed, in one read)."""
+        rows = self.read(self.q.version_documents, {"ids": ids}) if ids else []
+        return {key: json.loads(document) for key, document in rows}
 
     # --- the graph at two instants ---------------------------------------------------------------------------
 
