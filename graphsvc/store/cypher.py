@@ -394,12 +394,15 @@ class Statements:
     def change_events_by_id(self) -> str:
         return f"UNWIND $ids AS id MATCH (c:ChangeEvent {{id: id}}) RETURN c.id, {CHANGE_EVENT_COLUMNS}"
 
-    def change_events(self, active: tuple[str, ...]) -> str:
-        """Change events in [$since, $until) whose entity matched the filters at the time, in feed order."""
+    def change_event_keys(self, active: tuple[str, ...]) -> str:
+        """Where the events in [$since, $until) whose entity matched the filters at the time sit in the feed
+        (batch, ordinal), in feed order. Only the sort keys are read: LadybugDB materializes the returned
+        columns of every matching row before sorting (measured on a 122k-event day: 62 ms for the keys,
+        280 ms with the event ids, 450 ms with the page's columns)."""
         conditions = ["c.at >= $since", "c.at < $until", *(_CONDITIONS[name].replace("e.", "c.") for name in active)]
         return (
             f"MATCH (c:ChangeEvent) WHERE {' AND '.join(conditions)} "
-            f"RETURN c.id, {CHANGE_EVENT_COLUMNS} ORDER BY c.at, c.batch, c.ordinal LIMIT $limit"
+            "RETURN c.batch, c.ordinal ORDER BY c.at, c.batch, c.ordinal LIMIT $limit"
         )
 
     @cached_property
@@ -535,7 +538,7 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     out.append((statements.change_batches, ("since", "until")))
     out.append((statements.change_events_by_id, ("ids",)))
     for active in [(name,) for name in CHANGE_FILTERS] + [CHANGE_FILTERS]:
-        out.append((statements.change_events(active), ("since", "until", "limit", *active)))
+        out.append((statements.change_event_keys(active), ("since", "until", "limit", *active)))
     out.append((statements.versions_at, ("as_of",)))
     out.append((statements.edges_at, ("as_of",)))
     out.append((statements.owner_edges_of, ("ref",)))

@@ -138,15 +138,17 @@ class Timeline:
         """Up to `first` events in [since, until), oldest first, after skipping `skip` events (at `since`).
 
         The caller pages with (instant of the last event, how many events at that instant it has seen).
-        Unfiltered, the page's events are named from the batches in the window and read by key; with filters,
-        the events in the window are read in feed order until the page is full.
+        Unfiltered, the page's events are named from the batches in the window; with filters, by a scan of the
+        window's events for their sort keys. Either way the page itself is then read by key.
         """
         active = tuple(name for name in where.active() if name in CHANGE_FILTERS)
         if active:
-            params = {"since": since, "until": until, "limit": first + skip, **where.parameters()}
-            rows = self.read(self.q.change_events(active), {k: params[k] for k in (*active, "since", "until", "limit")})
-            return [ChangeEventRecord(*row[1:]) for row in rows[skip:]]
-        ids = self._page_ids(self.read(self.q.change_batches, {"since": since, "until": until}), since, first, skip)
+            params = {name: getattr(where, name) for name in active}
+            params |= {"since": since, "until": until, "limit": first + skip}
+            keys = self.read(self.q.change_event_keys(active), params)
+            ids = [f"{batch}:{ordinal}" for batch, ordinal in keys[skip:]]
+        else:
+            ids = self._page_ids(self.read(self.q.change_batches, {"since": since, "until": until}), since, first, skip)
         if not ids:
             return []
         found = {row[0]: ChangeEventRecord(*row[1:]) for row in self.read(self.q.change_events_by_id, {"ids": ids})}
