@@ -32,6 +32,7 @@ from graphsvc.api.time_travel import (
 from graphsvc.model import ModelError, parse_entity_ref
 from graphsvc.service import UnknownLocationError
 from graphsvc.store import EntityFilter as StoreFilter
+from graphsvc.store.graph_store import MAX_PAGE
 from graphsvc.store.records import ErrorRecord, SyncRunRecord
 from graphsvc.store.timeline import Timeline
 from graphsvc.sync import SyncSummary
@@ -143,9 +144,13 @@ class EntityConnection:
     page_info: PageInfo
     where: strawberry.Private[StoreFilter]
     as_of: strawberry.Private[int | None]
+    known_total: strawberry.Private[int | None] = None
+    """The count when the page already holds every match (a first page with no next one): no second statement."""
 
     @strawberry.field(description="How many entities match the filter, over all pages.")
     def total_count(self, info: Info) -> int:
+        if self.known_total is not None:
+            return self.known_total
         return info.context.store.count_entities(self.where, self.as_of)
 
 
@@ -269,7 +274,11 @@ class CatalogQuery:
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         )
-        return EntityConnection(edges=edges, page_info=info_, where=where, as_of=at)
+        # Fewer rows than asked for, from the start: the page holds every match, so its length is the count.
+        whole = after is None and size > 0 and len(records) < min(size + 1, MAX_PAGE)
+        return EntityConnection(
+            edges=edges, page_info=info_, where=where, as_of=at, known_total=len(records) if whole else None
+        )
 
     @strawberry.field(
         description="Value counts of one field (kind, namespace, type, lifecycle, owner, system, "

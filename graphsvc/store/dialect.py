@@ -38,6 +38,16 @@ class Dialect(ABC):
         LadybugDB types an all-null column as STRING, so it needs an explicit cast.
         """
 
+    @abstractmethod
+    def to_string(self, expression: str) -> str:
+        """An integer as a string (to build a version key, `ref@valid_from`)."""
+
+    @abstractmethod
+    def latest_at(self, instants: str, instant: int) -> str:
+        """The greatest element of the integer list `instants` that is <= `instant`, or null if none is.
+
+        `instant` is written into the text: LadybugDB cannot read a parameter inside a list lambda."""
+
 
 class LadybugDialect(Dialect):
     name = "ladybug"
@@ -69,6 +79,12 @@ class LadybugDialect(Dialect):
     def nullable_int(self, expression: str) -> str:
         return f"cast({expression} AS INT64)"
 
+    def to_string(self, expression: str) -> str:
+        return f"cast({expression} AS STRING)"
+
+    def latest_at(self, instants: str, instant: int) -> str:
+        return f"list_max(list_filter({instants}, s -> s <= {int(instant)}))"
+
 
 class Neo4jDialect(Dialect):
     name = "neo4j"
@@ -97,3 +113,10 @@ class Neo4jDialect(Dialect):
 
     def nullable_int(self, expression: str) -> str:
         return f"toInteger({expression})"
+
+    def to_string(self, expression: str) -> str:
+        return f"toString({expression})"
+
+    def latest_at(self, instants: str, instant: int) -> str:
+        t = int(instant)
+        return f"reduce(m = null, s IN {instants} | CASE WHEN s <= {t} AND (m IS NULL OR s > m) THEN s ELSE m END)"

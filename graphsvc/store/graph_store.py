@@ -8,6 +8,7 @@ how to express reads and batches in Cypher.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from graphsvc.store.records import (
     RelationRow,
     SyncRunRecord,
 )
-from graphsvc.store.schema import EDGE_LABELS, FORWARD_TYPES, SCHEMA_VERSION, SOURCE_FILE
+from graphsvc.store.schema import FORWARD_TYPES, SCHEMA_VERSION, SOURCE_FILE
 
 MAX_PAGE = 1000
 
@@ -138,12 +139,8 @@ class GraphStore:
         """Entities by canonical ref, present now or at `as_of`; absent refs are missing from the result."""
         if not refs:
             return {}
-        if as_of is None:
-            rows = self.backend.read(self.statements.entities_by_ref, {"refs": list(refs)})
-        else:
-            ids = [f"{ref}@{start}" for ref, start in self._starts_at(refs, as_of).items()]
-            rows = self.backend.read(self.statements.versions_by_id, {"ids": ids, "as_of": as_of}) if ids else []
-        return {row[0]: EntityRecord(*row) for row in rows}
+        statement = self.statements.entities_by_ref if as_of is None else self.statements.entities_at(as_of)
+        return {row[0]: EntityRecord(*row) for row in self.backend.read(statement, {"refs": list(refs)})}
 
     def event_subjects(self, refs: Iterable[str]) -> dict[str, tuple[Any, ...]]:
         """ref -> (kind, namespace, owner, system, location, version starts) of stored entities: what the
@@ -162,15 +159,6 @@ class GraphStore:
                 out[ref] = list(starts or [])
         return out
 
-    def _starts_at(self, refs: Sequence[str], as_of: int) -> dict[str, int]:
-        """For each ref, the start of the last version that began at or before `as_of`."""
-        chosen = {}
-        for ref, starts in self.version_starts(refs).items():
-            begun = [start for start in starts if start <= as_of]
-            if begun:
-                chosen[ref] = max(begun)
-        return chosen
-
     def entity(self, ref: str, as_of: int | None = None) -> EntityRecord | None:
         return self.entities([ref], as_of).get(ref)
 
@@ -178,27 +166,23 @@ class GraphStore:
         self, where: EntityFilter, *, first: int, after: str | None, as_of: int | None = None
     ) -> list[EntityRecord]:
         """Up to `first` entities matching `where` (now or at `as_of`), ordered by ref, after the ref `after`."""
-        params = self._filter_params(where, as_of) | {"after": after or "", "limit": min(first, MAX_PAGE)}
-        rows = self.backend.read(self.statements.find_entities(where.active(), as_of is not None), params)
-        return [EntityRecord(*row) for row in rows]
+        limit = min(first, MAX_PAGE)
+        params = where.parameters() | {"after": after or "", "limit": limit}
+        rows = self.backend.read(self.statements.find_entities(where.active(), as_of), params)
+        # The parts of an as-of statement each bring a page of their own: merge them.
+        return [EntityRecord(*row) for row in sorted(rows, key=lambda row: row[0])[:limit]]
 
     def count_entities(self, where: EntityFilter, as_of: int | None = None) -> int:
-        statement = self.statements.count_entities(where.active(), as_of is not None)
-        return self.backend.read(statement, self._filter_params(where, as_of))[0][0]
+        statement = self.statements.count_entities(where.active(), as_of)
+        return sum(n for (n,) in self.backend.read(statement, where.parameters()))
 
     def facets(self, field: str, where: EntityFilter, as_of: int | None = None) -> list[tuple[str, int]]:
         if field not in FACET_FIELDS:
             raise ValueError(f"unknown facet field {field!r}; expected one of {', '.join(FACET_FIELDS)}")
-        statement = self.statements.facet(field, where.active(), as_of is not None)
-        return [(value, count) for value, count in self.backend.read(statement, self._filter_params(where, as_of))]
-
-    def _filter_params(self, where: EntityFilter, as_of: int | None) -> dict[str, Any]:
-        """Filter parameters; at an instant, the owner becomes the keys of the versions it owned then."""
-        params = _params(as_of, **where.parameters())
-        if as_of is not None and where.owner is not None:
-            owned = self.neighbours([params.pop("owner")], EDGE_LABELS["ownedBy"], "in", as_of)[where.owner]
-            params["ids"] = [f"{ref}@{start}" for ref, start in self._starts_at(owned, as_of).items()]
-        return params
+        counts: Counter[str] = Counter()
+        for value, n in self.backend.read(self.statements.facet(field, where.active(), as_of), where.parameters()):
+            counts[value] += n  # a value may come from several parts of an as-of statement
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
     # --- relations and traversals ----------------------------------------------------------------------------
 

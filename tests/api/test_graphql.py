@@ -168,6 +168,18 @@ def test_entities_connection_filters_and_pages(client: TestClient) -> None:
     assert texts["entities"]["edges"] == [{"node": {"ref": "component:default/ledger"}}]
 
 
+def test_total_count_is_every_match_whatever_the_page(client: TestClient) -> None:
+    """A first page that holds every match answers the count itself; other pages must not."""
+    query = """query($first: Int, $after: String) { entities(filter: {kind: "Component"}, first: $first,
+        after: $after) { totalCount edges { node { ref } } pageInfo { endCursor } } }"""
+    for first in (0, 1, 3, 4, 5, 1000):
+        page = data(client, query, first=first)["entities"]
+        assert page["totalCount"] == 4, first
+        if page["pageInfo"]["endCursor"]:
+            rest = data(client, query, first=first, after=page["pageInfo"]["endCursor"])["entities"]
+            assert rest["totalCount"] == 4, first
+
+
 def test_facets(client: TestClient) -> None:
     got = data(client, '{ facets(field: "spec.type", filter: {kind: "component"}) { value count } }')
     assert got["facets"] == [{"value": "service", "count": 4}]
