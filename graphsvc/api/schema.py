@@ -32,7 +32,6 @@ from graphsvc.api.time_travel import (
 from graphsvc.model import ModelError, parse_entity_ref
 from graphsvc.service import UnknownLocationError
 from graphsvc.store import EntityFilter as StoreFilter
-from graphsvc.store.graph_store import MAX_PAGE
 from graphsvc.store.records import ErrorRecord, SyncRunRecord
 from graphsvc.store.timeline import Timeline
 from graphsvc.sync import SyncSummary
@@ -275,7 +274,7 @@ class CatalogQuery:
             end_cursor=edges[-1].cursor if edges else None,
         )
         # Fewer rows than asked for, from the start: the page holds every match, so its length is the count.
-        whole = after is None and size > 0 and len(records) < min(size + 1, MAX_PAGE)
+        whole = after is None and 0 < size and len(records) <= size
         return EntityConnection(
             edges=edges, page_info=info_, where=where, as_of=at, known_total=len(records) if whole else None
         )

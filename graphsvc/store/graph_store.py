@@ -26,6 +26,7 @@ from graphsvc.store.records import (
 from graphsvc.store.schema import FORWARD_TYPES, SCHEMA_VERSION, SOURCE_FILE
 
 MAX_PAGE = 1000
+"""The largest page a caller may ask for; the store reads one row more, so that it can tell another follows."""
 
 
 class GraphStore:
@@ -165,8 +166,9 @@ class GraphStore:
     def find_entities(
         self, where: EntityFilter, *, first: int, after: str | None, as_of: int | None = None
     ) -> list[EntityRecord]:
-        """Up to `first` entities matching `where` (now or at `as_of`), ordered by ref, after the ref `after`."""
-        limit = min(first, MAX_PAGE)
+        """Up to `first` (at most MAX_PAGE + 1) entities matching `where` (now or at `as_of`), ordered by ref,
+        after the ref `after`."""
+        limit = min(first, MAX_PAGE + 1)
         params = where.parameters() | {"after": after or "", "limit": limit}
         rows = self.backend.read(self.statements.find_entities(where.active(), as_of), params)
         # The parts of an as-of statement each bring a page of their own: merge them.
