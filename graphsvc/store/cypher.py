@@ -291,6 +291,10 @@ class Statements:
         return "MATCH (m:StoreMeta {id: 'store'}) RETURN m.schema_version"
 
     @cached_property
+    def any_entity(self) -> str:
+        return "MATCH (e:Entity) RETURN e.ref LIMIT 1"
+
+    @cached_property
     def set_schema_version(self) -> str:
         return "MERGE (m:StoreMeta {id: 'store'}) ON CREATE SET m.schema_version = $version"
 
@@ -601,6 +605,7 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     out.append((statements.registered_locations, ()))
     out.append((statements.schema_version, ()))
     out.append((statements.set_schema_version, ("version",)))
+    out.append((statements.any_entity, ()))
     out.append((statements.versions_of, ("ref",)))
     out.append((statements.event_subjects, ("refs",)))
     out.append((statements.version_documents, ("ids",)))

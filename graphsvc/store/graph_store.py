@@ -40,6 +40,12 @@ class GraphStore:
 
     def _check_schema_version(self) -> None:
         rows = self.backend.read(self.statements.schema_version)
+        if not rows and self._holds_entities():
+            raise StoreError(
+                "this store was written by a version of catalog-graph from before store schema versions, and "
+                "cannot be read by this one. Ingest into a new store (--store DIR) and keep the old one for the "
+                "version that wrote it."
+            )
         if not rows:
             self.write([(self.statements.set_schema_version, {"version": SCHEMA_VERSION})])
         elif rows[0][0] != SCHEMA_VERSION:
@@ -48,6 +54,13 @@ class GraphStore:
                 f"uses version {SCHEMA_VERSION} and cannot read it. Ingest into a new store (--store DIR) and "
                 "keep the old one for the version that wrote it."
             )
+
+    def _holds_entities(self) -> bool:
+        """Whether entities are stored already (a store with no version row is new only if it holds none)."""
+        try:
+            return bool(self.backend.read(self.statements.any_entity))
+        except RuntimeError:  # LadybugDB: no Entity table yet, so a new store
+            return False
 
     def close(self) -> None:
         self.backend.close()

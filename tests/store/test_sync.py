@@ -5,8 +5,11 @@ Runs on every backend in the `store` fixture (LadybugDB here; Neo4j too wherever
 
 from __future__ import annotations
 
+import pytest
+
 from graphsvc.store import GraphStore
 from graphsvc.store.cypher import EntityFilter
+from graphsvc.store.errors import StoreError
 from graphsvc.sync import sync_source
 from ingestors.documents import ReadError
 from tests.store.catalog_builder import component, entity, group, source
@@ -247,3 +250,12 @@ def test_a_store_of_another_schema_version_is_refused_clearly(store: GraphStore)
         assert "schema version 999" in str(error) and "new store" in str(error)
     else:
         raise AssertionError("a store of another schema version was opened")
+
+
+def test_a_store_from_before_schema_versions_is_refused_not_stamped(store: GraphStore) -> None:
+    """A store with entities but no version row predates the check: stamping it would open an unknown layout."""
+    sync_source(store, source((A, [component("api-gw")])), source="s1", at=T0)
+    store.write([("MATCH (m:StoreMeta) DELETE m", {})])
+    with pytest.raises(StoreError, match="before store schema versions"):
+        GraphStore(store.backend)
+    assert store.backend.read(store.statements.schema_version) == []
