@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from graphsvc.model import Relation
+from graphsvc.model import Relation, parse_entity_ref
 from graphsvc.store.backend import Insert
 from graphsvc.store.schema import CHANGE_BATCH, CHANGE_EVENT
 
@@ -38,8 +38,8 @@ class Subject:
     @classmethod
     def of_ref(cls, ref: str) -> Subject:
         """An entity known only by its ref (a relation target no source has defined)."""
-        kind, rest = ref.split(":", 1)
-        return cls(kind, rest.split("/", 1)[0], None, None)
+        parsed = parse_entity_ref(ref)
+        return cls(parsed.kind, parsed.namespace, None, None)
 
 
 class EventBatch:
@@ -53,10 +53,10 @@ class EventBatch:
 
     def entity(self, kind: str, ref: str, subject: Subject, version: str | None, previous: str | None) -> None:
         """An entity added or updated (`version` is the version it opened) or removed (`previous` it closed)."""
-        self._add(kind, ref, subject, version=version, previous=previous)
+        self._add(kind, ref, subject, version=version, previous=previous, location=subject.location)
 
     def relation(self, kind: str, relation: Relation, subject: Subject) -> None:
-        """A forward relation edge opened or closed; `subject` is its source entity."""
+        """A forward relation edge opened or closed; `subject` is its source entity (an edge has no location)."""
         self._add(kind, relation.source, subject, relation_type=relation.type, target_ref=relation.target)
 
     def _add(self, kind: str, ref: str, subject: Subject, **fields: str | None) -> None:
@@ -68,12 +68,12 @@ class EventBatch:
                 "target_ref": None,
                 "version": None,
                 "previous": None,
+                "location": None,
                 **fields,
                 "kind": subject.kind,
                 "namespace": subject.namespace,
                 "owner": subject.owner,
                 "system": subject.system,
-                "location": subject.location if fields.get("relation_type") is None else None,
             }
         )
 

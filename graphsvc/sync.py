@@ -565,13 +565,12 @@ def _lower(value: object) -> str | None:
 
 
 def _stub_row(ref: str, at: int) -> dict[str, Any]:
-    kind, rest = ref.split(":", 1)
-    namespace, name = rest.split("/", 1)
+    parsed = parse_entity_ref(ref)
     return {
         "ref": ref,
-        "kind": kind,
-        "namespace": namespace,
-        "name": name,
+        "kind": parsed.kind,
+        "namespace": parsed.namespace,
+        "name": parsed.name,
         "state": DANGLING,
         "created_at": at,
         "updated_at": at,
