@@ -76,8 +76,7 @@ def valid_at(variable: str, instant: int) -> str:
     versions: `valid_from > $t` 9.6 ms, `valid_from > <literal>` 1.2 ms). Neo4j replaces literals by
     parameters itself, so its plans are still cached and its indexes still used.
     """
-    t = int(instant)
-    return f"{variable}.valid_from <= {t} AND ({variable}.valid_to IS NULL OR {variable}.valid_to > {t})"
+    return f"{variable}.valid_from <= {int(instant)} AND {_not_ended(variable, instant)}"
 
 
 def valid_at_parts(variable: str, instant: int) -> tuple[str, str]:
@@ -360,8 +359,11 @@ class Statements:
 
     def _version_of(self, entity: str, as_of: int) -> str:
         """Binds `e` to the version of `entity` that began last at or before `as_of` (valid then unless it ended)."""
-        start = self.dialect.latest_at(f"{entity}.version_starts", as_of)
-        return f"WITH {entity}.ref + '@' + {self.dialect.to_string(start)} AS id MATCH (e:EntityVersion {{id: id}})"
+        return self._version_by_key(f"{entity}.ref", self.dialect.latest_at(f"{entity}.version_starts", as_of))
+
+    def _version_by_key(self, ref: str, start: str) -> str:
+        """Binds `e` to the version with key `ref@start` (see `graphsvc.sync.version_key`)."""
+        return f"WITH {ref} + '@' + {self.dialect.to_string(start)} AS id MATCH (e:EntityVersion {{id: id}})"
 
     def _heads(self, active: tuple[str, ...], as_of: int | None, *, paged: bool) -> list[str]:
         """`MATCH ... WHERE` clauses binding `e` to what matches the filters: the present entities, or the
@@ -407,10 +409,8 @@ class Statements:
         """Keeps the first `$limit` matches by ref and binds `e` to them again, now with all their properties."""
         if as_of is None:
             return "WITH e.ref AS ref ORDER BY ref LIMIT $limit MATCH (e:Entity {ref: ref})"
-        return (
-            f"WITH e.ref AS ref, e.valid_from AS start ORDER BY ref LIMIT $limit "
-            f"WITH ref + '@' + {self.dialect.to_string('start')} AS id MATCH (e:EntityVersion {{id: id}})"
-        )
+        page = "WITH e.ref AS ref, e.valid_from AS start ORDER BY ref LIMIT $limit"
+        return f"{page} {self._version_by_key('ref', 'start')}"
 
     def count_entities(self, active: tuple[str, ...], as_of: int | None = None) -> str:
         """How many entities match, as one count per part: the caller adds them up."""
@@ -476,7 +476,7 @@ class Statements:
         280 ms with the event ids, 450 ms with the page's columns)."""
         conditions = ["c.at >= $since", "c.at < $until", *(_CONDITIONS[name].replace("e.", "c.") for name in active)]
         return (
-            f"MATCH (c:ChangeEvent) WHERE {' AND '.join(conditions)} "
+            f"MATCH (c:ChangeEvent) WHERE {_all(conditions)} "
             "RETURN c.batch, c.ordinal ORDER BY c.at, c.batch, c.ordinal LIMIT $limit"
         )
 
