@@ -12,7 +12,7 @@ on a synthetic catalog (`bench/generate_catalog.py`) in which every entity chang
    and 10 % of the components change owner and one `dependsOn` target, so relation edges close and open too.
    The syncs run in process through `graphsvc.sync.sync_source`: this measures the store, not YAML parsing
    or the CLI. Reported: wall time of the first sync and the mean of the others, the store's size on disk
-   after version 1 and after version V (after a CHECKPOINT, so the WAL is folded in), the growth per
+   after version 1 and after version V (after a checkpoint, so the WAL is folded in), the growth per
    version, and the bytes each entity version costs.
 2. Time travel. The five queries of `bench/run_bench.py`, each as the present query and as its `asOf` twin
    at noon of the middle version's day (the same query text; only the `$at` variable differs). Requests
@@ -71,7 +71,7 @@ from graphsvc.api.schema import schema  # noqa: E402
 from graphsvc.config import Settings  # noqa: E402
 from graphsvc.service import CatalogService  # noqa: E402
 from graphsvc.store import GraphStore, open_store  # noqa: E402
-from graphsvc.store.ladybug_backend import DATABASE_FILE  # noqa: E402
+from graphsvc.store.sqlite_backend import DATABASE_FILE  # noqa: E402
 from graphsvc.sync import sync_source  # noqa: E402
 from graphsvc.timestamps import from_datetime  # noqa: E402
 from ingestors.documents import CatalogDocument, ReadResult  # noqa: E402
@@ -102,7 +102,6 @@ class Config:
     seed: int
     out: Path
     store: Path
-    buffer_pool_mb: int
     http: bool
     cli: Path
     ready_timeout: float = 300.0
@@ -214,18 +213,13 @@ def sync_version(store: GraphStore, catalog: Catalog, version: int) -> float:
 
 def store_size_mib(store: GraphStore, directory: Path) -> float:
     """Allocated size of the store once the WAL is folded into the database file."""
-    store.backend.read("CHECKPOINT")
+    store.checkpoint()
     return disk_usage_mib(directory)
 
 
 def check_versions(store: GraphStore, entities: int, versions: int) -> int:
     """Fail unless every entity has exactly `versions` versions, one of them open; the total stored."""
-    rows = store.backend.read(
-        "MATCH (e:Entity)-[:HAS_VERSION]->(v:EntityVersion) WITH e, count(v) AS n, "
-        "sum(CASE WHEN v.valid_to IS NULL THEN 1 ELSE 0 END) AS open "
-        "RETURN count(e), min(n), max(n), min(open), max(open), sum(n)"
-    )
-    found, least, most, least_open, most_open, total = rows[0]
+    found, least, most, least_open, most_open, total = store.version_census()
     if (found, least, most, least_open, most_open) != (entities, versions, versions, 1, 1):
         raise BenchError(
             f"expected {entities} entities with {versions} versions each, one open; got {found} entities with "
@@ -262,7 +256,7 @@ def build_history(cfg: Config, store: GraphStore, catalog: Catalog) -> None:
     total = check_versions(store, count, cfg.versions)
     growth = (last_size - first_size) / (cfg.versions - 1)
     cfg.results += [
-        Measure(n, "store size after version 1", first_size, "MiB", note="after CHECKPOINT"),
+        Measure(n, "store size after version 1", first_size, "MiB", note="after a WAL checkpoint"),
         Measure(n, f"store size after version {cfg.versions}", last_size, "MiB", note=f"{total:,} entity versions"),
         Measure(n, "storage growth per version", growth, "MiB", note=f"every one of {count:,} entities changed"),
         Measure(n, "storage per entity version", growth * 2**20 / count, "bytes", note="incl. its edges"),
@@ -522,7 +516,7 @@ def run(cfg: Config) -> None:
     cfg.results.append(
         Measure(n, "generate catalog", time.perf_counter() - started, "s", note=f"{len(summary.files)} files; context")
     )
-    settings = Settings(store_dir=cfg.store, buffer_pool_mb=cfg.buffer_pool_mb, refresh_interval_s=0)
+    settings = Settings(store_dir=cfg.store, refresh_interval_s=0)
     catalog = None if cfg.reuse_store else parse_catalog(cfg, summary)
     if catalog is not None:
         prepare_store_dir(cfg.store)
@@ -570,7 +564,6 @@ def write_json(cfg: Config, path: Path) -> None:
             "warmup": cfg.warmup,
             "seed": cfg.seed,
             "http": cfg.http,
-            "buffer_pool_mb": cfg.buffer_pool_mb,
         },
         "sync_seconds": cfg.sync_seconds,
         "results": [asdict(m) for m in cfg.results],
@@ -593,7 +586,6 @@ def parse_args(argv: list[str] | None) -> Config:
         action="store_true",
         help="measure the queries against the history a previous run left in --store (checked, not rebuilt)",
     )
-    parser.add_argument("--buffer-pool-mb", type=int, default=1024, help="LadybugDB buffer pool (service default)")
     parser.add_argument("--http", action="store_true", help="also measure the queries over HTTP (catalog serve)")
     parser.add_argument("--cli", type=Path, default=DEFAULT_CLI, help="the `catalog` executable, for --http")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -611,7 +603,6 @@ def parse_args(argv: list[str] | None) -> Config:
         seed=args.seed,
         out=out,
         store=(args.store or out / "stores" / f"time-travel-{args.entities}").resolve(),
-        buffer_pool_mb=args.buffer_pool_mb,
         http=args.http,
         cli=args.cli.resolve(),
         json_path=args.json,

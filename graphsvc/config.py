@@ -20,9 +20,8 @@ class ConfigError(ValueError):
 
 
 class Settings(BaseModel):
-    backend: Literal["ladybug", "neo4j"] = "ladybug"
+    backend: Literal["sqlite", "neo4j"] = "sqlite"
     store_dir: Path = Path("var/catalog-store")
-    buffer_pool_mb: int = Field(1024, ge=64)
     neo4j_uri: str = "bolt://localhost:7687"
     neo4j_user: str = "neo4j"
     neo4j_password: str = "neo4j"
@@ -37,7 +36,6 @@ class Settings(BaseModel):
 _ENV = {
     "CATALOG_BACKEND": "backend",
     "CATALOG_STORE": "store_dir",
-    "CATALOG_BUFFER_POOL_MB": "buffer_pool_mb",
     "NEO4J_URI": "neo4j_uri",
     "NEO4J_USER": "neo4j_user",
     "NEO4J_PASSWORD": "neo4j_password",

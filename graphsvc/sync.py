@@ -7,7 +7,9 @@ Rules (the store never forgets):
 - An entity whose document is now invalid, or whose file could not be read in full, keeps its last good
   version: errors never lose data.
 - A ref already claimed by another source is a conflict; the first claimant keeps it (Backstage semantics).
-Each batch of entities is written in one transaction, so readers never see half of a batch.
+A whole sync is one transaction (its versions, edges, change events, errors, file digests and the end of its
+run record), so readers see the catalog before the sync or after it, never between; a process killed during
+a sync leaves nothing of it but its run record, which the next open marks `interrupted`.
 """
 
 from __future__ import annotations
@@ -121,18 +123,21 @@ def sync_source(
     """Bring the store in line with `result`, the current content of `source`."""
     run = Provenance(source, uuid.uuid4().hex, at if at is not None else now_micros(), result.commit_sha, commit_author)
     summary = SyncSummary(run.sync_run, source, run.at)
-    store.start_sync_run(run.sync_run, source, run.at, run.commit_sha)
+    store.start_sync_run(run.sync_run, source, run.at, run.commit_sha)  # committed now: a sync is seen running
     try:
-        _Sync(store, result, run, frozenset(k.lower() for k in custom_kinds), summary, progress).apply()
+        with store.transaction():
+            _Sync(store, result, run, frozenset(k.lower() for k in custom_kinds), summary, progress).apply()
+            store.record_errors(summary.errors)
+            failed_files = {error["location"] for error in summary.errors}
+            digests = {k: v for k, v in result.file_digests.items() if k not in failed_files}
+            store.replace_file_digests(source, digests)
+            summary.finished_at = now_micros()
+            status = "completed_with_errors" if summary.errors else "completed"
+            store.finish_sync_run(run.sync_run, finished_at=summary.finished_at, status=status, counts=summary.counts)
     except BaseException:
+        # Nothing of the sync was committed; say so on its run record, which the start committed.
         store.finish_sync_run(run.sync_run, finished_at=now_micros(), status="failed", counts=summary.counts)
         raise
-    store.record_errors(summary.errors)
-    failed_files = {error["location"] for error in summary.errors}
-    store.replace_file_digests(source, {k: v for k, v in result.file_digests.items() if k not in failed_files})
-    summary.finished_at = now_micros()
-    status = "completed_with_errors" if summary.errors else "completed"
-    store.finish_sync_run(run.sync_run, finished_at=summary.finished_at, status=status, counts=summary.counts)
     return summary
 
 
@@ -325,7 +330,7 @@ class _Sync:
             row["version_starts"] = [*existing_starts.get(row["ref"], []), at]
         opened, closed = _edge_diff(batch_refs, old, new)
         targets = {ref for _, edge in opened for ref in (edge.source, edge.target)} - batch_refs - self.known_nodes
-        self.known_nodes.update(self.store.claims(targets))  # a read before the write: we are the only writer
+        self.known_nodes.update(self.store.claims(targets))  # read in the sync's own transaction
         stubs = [_stub_row(ref, at) for ref in sorted(targets - self.known_nodes)]
         inserted = [
             {**row, "state": PRESENT, "created_at": at, "updated_at": at}

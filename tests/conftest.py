@@ -48,10 +48,10 @@ def _wipe_neo4j(store: GraphStore) -> None:
     store.backend.write([("MATCH (n) DETACH DELETE n", {})])
 
 
-@pytest.fixture(params=["ladybug", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+@pytest.fixture(params=["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
-    if request.param == "ladybug":
-        settings = Settings(store_dir=tmp_path / "store", buffer_pool_mb=256)
+    if request.param == "sqlite":
+        settings = Settings(store_dir=tmp_path / "store")
     else:
         settings = request.getfixturevalue("neo4j_settings")
     graph = open_store(settings)

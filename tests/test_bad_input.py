@@ -25,7 +25,7 @@ def catalog(tmp_path: Path) -> Iterator[tuple[CatalogService, Path]]:
     root = tmp_path / "catalog"
     root.mkdir()
     (root / "catalog-info.yaml").write_text(yaml.safe_dump_all(GOOD))
-    settings = Settings(store_dir=tmp_path / "store", buffer_pool_mb=256)
+    settings = Settings(store_dir=tmp_path / "store")
     service = CatalogService(open_store(settings), settings)
     service.register(str(root / "catalog-info.yaml"))
     yield service, root
@@ -33,10 +33,7 @@ def catalog(tmp_path: Path) -> Iterator[tuple[CatalogService, Path]]:
 
 
 def versions(service: CatalogService, ref: str) -> list[tuple[int, int | None]]:
-    rows = service.store.backend.read(
-        "MATCH (:Entity {ref: $ref})-[:HAS_VERSION]->(v:EntityVersion) RETURN v.valid_from, v.valid_to", {"ref": ref}
-    )
-    return sorted((a, b) for a, b in rows)
+    return sorted((v["valid_from"], v["valid_to"]) for v in service.store.rows("versions") if v["ref"] == ref)
 
 
 def dump(documents: list) -> str:
@@ -120,7 +117,7 @@ def test_a_location_cycle_is_reported_once(tmp_path: Path) -> None:
     location = "apiVersion: backstage.io/v1alpha1\\nkind: Location\\nmetadata: {{name: {}}}\\nspec: {{target: ./{}}}\\n"
     a.write_text(location.format("a", "b.yaml").replace("\\n", "\n"))
     b.write_text(location.format("b", "a.yaml").replace("\\n", "\n"))
-    settings = Settings(store_dir=tmp_path / "store", buffer_pool_mb=256)
+    settings = Settings(store_dir=tmp_path / "store")
     service = CatalogService(open_store(settings), settings)
     try:
         summary = service.register(str(a))

@@ -74,8 +74,8 @@ def test_a_held_store_names_its_owner_instead_of_opening_a_second_writer(tmp_pat
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom graphsvc.store.ladybug_backend import LadybugBackend\n"
-            f"b = LadybugBackend({str(store)!r}, buffer_pool_mb=128)\nb.claim_ownership('http://127.0.0.1:8765')\n"
+            "import sys, time\nfrom graphsvc.store.sqlite_backend import SqliteBackend\n"
+            f"b = SqliteBackend({str(store)!r})\nb.claim_ownership('http://127.0.0.1:8765')\n"
             "print('ready', flush=True)\nsys.stdin.read()",
         ],
         stdin=subprocess.PIPE,

@@ -29,7 +29,7 @@ ROOTS = [
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CatalogService, list]]:
-    settings = Settings(store_dir=tmp_path_factory.mktemp("store"), buffer_pool_mb=256, fetch_timeout_s=2)
+    settings = Settings(store_dir=tmp_path_factory.mktemp("store"), fetch_timeout_s=2)
     service = CatalogService(open_store(settings), settings)
     summaries = [service.register(str(root)) for root in ROOTS]
     yield service, summaries

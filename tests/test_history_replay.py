@@ -99,27 +99,19 @@ def replayed(store: GraphStore, repo: tuple[ScriptedRepository, list[str]]) -> t
 
 
 def versions(store: GraphStore, ref: str) -> list[tuple[Any, ...]]:
-    return [
-        tuple(row)
-        for row in store.backend.read(
-            "MATCH (v:EntityVersion) WHERE v.ref = $ref "
-            "RETURN v.valid_from, v.valid_to, v.commit_sha, v.commit_author, v.closed_commit_sha "
-            "ORDER BY v.valid_from",
-            {"ref": ref},
-        )
-    ]
+    rows = sorted((v for v in store.rows("versions") if v["ref"] == ref), key=lambda v: v["valid_from"])
+    keys = ("valid_from", "valid_to", "commit_sha", "commit_author", "closed_commit_sha")
+    return [tuple(v[k] for k in keys) for v in rows]
 
 
 def edges(store: GraphStore, label: str, origin: str) -> list[tuple[Any, ...]]:
-    return [
-        tuple(row)
-        for row in store.backend.read(
-            f"MATCH (a:Entity)-[x:{label}]->(b:Entity) WHERE x.origin = $origin "
-            "RETURN a.ref, b.ref, x.valid_from, x.valid_to, x.commit_sha, x.closed_commit_sha "
-            "ORDER BY x.valid_from",
-            {"origin": origin},
-        )
-    ]
+    rows = [x for x in store.rows("edges") if x["type"] == label and x["origin"] == origin]
+    keys = ("src", "dst", "valid_from", "valid_to", "commit_sha", "closed_commit_sha")
+    return [tuple(x[k] for k in keys) for x in sorted(rows, key=lambda x: x["valid_from"])]
+
+
+def entity_column(store: GraphStore, ref: str, column: str) -> list[Any]:
+    return [e[column] for e in store.rows("entities") if e["ref"] == ref]
 
 
 def test_each_commit_is_one_sync_at_its_commit_date(replayed: tuple[list[CommitSummary], list[str]]) -> None:
@@ -167,8 +159,7 @@ def test_a_removed_and_restored_entity_has_a_gap_not_a_second_identity(
         (T[UNDEPEND], None, sha[UNDEPEND], CAROL, None),
     ]
     assert (summaries[REMOVAL].removed, summaries[RESTORE].added) == (1, 1)
-    nodes = store.backend.read("MATCH (e:Entity) WHERE e.ref = 'component:default/web' RETURN e.state")
-    assert nodes == [["present"]]
+    assert entity_column(store, "component:default/web", "state") == ["present"]
 
 
 def test_a_dependency_added_then_removed_is_one_interval_per_presence(
@@ -221,8 +212,8 @@ def test_a_renamed_file_keeps_one_identity_and_moves_its_location(
     summaries, _ = replayed
 
     assert (summaries[RENAME].added, summaries[RENAME].removed, summaries[RENAME].updated) == (0, 0, 0)
-    rows = store.backend.read("MATCH (e:Entity) WHERE e.ref = 'component:default/payments' RETURN e.location")
-    assert rows == [[f"git:{repo[0].path}:services/payments-service.yaml"]]
+    rows = entity_column(store, "component:default/payments", "location")
+    assert rows == [f"git:{repo[0].path}:services/payments-service.yaml"]
     assert len(versions(store, "component:default/payments")) == 3
 
 
@@ -296,8 +287,8 @@ def test_after_a_force_push_the_store_follows_the_new_history(
     assert summary.commit_sha == rewritten
     assert summary.notes[0].startswith(f"history rewritten: the last replayed commit {sha[UNDEPEND][:10]}")
     # the rename is undone by the new history: payments is back at its old path, still one identity
-    rows = store.backend.read("MATCH (e:Entity) WHERE e.ref = 'component:default/payments' RETURN e.location")
-    assert rows == [[f"git:{repository.path}:services/payments.yaml"]]
+    rows = entity_column(store, "component:default/payments", "location")
+    assert rows == [f"git:{repository.path}:services/payments.yaml"]
     assert [row[1] for row in edges(store, "OWNED_BY", "component:default/web")][-1] == "group:default/team-y"
 
 
@@ -305,7 +296,7 @@ def test_the_service_registers_the_branch_so_a_refresh_continues_from_its_head(
     tmp_path: Path, repo: tuple[ScriptedRepository, list[str]]
 ) -> None:
     repository, sha = repo
-    settings = Settings(store_dir=tmp_path / "store", buffer_pool_mb=256)
+    settings = Settings(store_dir=tmp_path / "store")
     service = CatalogService(open_store(settings), settings)
     try:
         service.write_now(lambda: service.register(str(repository.path)))  # a plain registration: the work tree
@@ -326,7 +317,7 @@ def test_a_refresh_of_a_replayed_branch_keeps_every_new_commit(
     tmp_path: Path, repo: tuple[ScriptedRepository, list[str]]
 ) -> None:
     repository, _ = repo
-    settings = Settings(store_dir=tmp_path / "store", buffer_pool_mb=256)
+    settings = Settings(store_dir=tmp_path / "store")
     service = CatalogService(open_store(settings), settings)
     try:
         service.write_now(lambda: service.backfill_history(str(repository.path)))
@@ -339,12 +330,9 @@ def test_a_refresh_of_a_replayed_branch_keeps_every_new_commit(
             )
         refreshed = service.write_now(lambda: service.refresh(str(repository.path)))
         assert refreshed.commit_sha == repository.git("rev-parse", "HEAD").strip()
-        rows = service.store.backend.read(
-            "MATCH (:Entity {ref: 'component:default/payments'})-[:HAS_VERSION]->(v:EntityVersion) "
-            "WHERE v.valid_from >= $t RETURN v.valid_from ORDER BY v.valid_from",
-            {"t": int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1_000_000)},
-        )
-        assert [row[0] for row in rows] == [
+        t = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp() * 1_000_000)
+        starts = [row[0] for row in versions(service.store, "component:default/payments")]
+        assert [start for start in starts if start >= t] == [
             int(datetime(2026, 11, d, 10, tzinfo=UTC).timestamp() * 1_000_000) for d in (17, 19)
         ]
     finally:

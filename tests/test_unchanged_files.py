@@ -21,7 +21,7 @@ def catalog(tmp_path: Path) -> Iterator[tuple[CatalogService, Path]]:
     (root / "b").mkdir()
     write(root / "a", [component("web"), component("api-gw")])
     write(root / "b", [group("team-a")])
-    settings = Settings(store_dir=tmp_path / "store", buffer_pool_mb=256)
+    settings = Settings(store_dir=tmp_path / "store")
     service = CatalogService(open_store(settings), settings)
     service.register(str(root))
     yield service, root

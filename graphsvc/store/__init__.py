@@ -9,16 +9,21 @@ from graphsvc.store.graph_store import GraphStore
 
 
 def open_store(settings: Settings) -> GraphStore:
-    """The store the settings name: the embedded LadybugDB directory, or a Neo4j database."""
+    """The store the settings name: the embedded SQLite store directory, or a Neo4j database."""
     if settings.backend == "neo4j":
         from graphsvc.store.neo4j_backend import Neo4jBackend
 
         return GraphStore(
             Neo4jBackend(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database)
         )
-    from graphsvc.store.ladybug_backend import LadybugBackend
+    from graphsvc.store.sqlite_backend import SqliteBackend
 
-    return GraphStore(LadybugBackend(settings.store_dir, buffer_pool_mb=settings.buffer_pool_mb))
+    backend = SqliteBackend(settings.store_dir)
+    try:
+        return GraphStore(backend)
+    except BaseException:
+        backend.close()
+        raise
 
 
 __all__ = [

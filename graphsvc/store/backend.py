@@ -1,12 +1,12 @@
-"""What a graph engine must do for the store: run a read, run a batch of writes atomically."""
+"""What an engine must do for the store: run a read, run writes in one transaction, hold a read snapshot."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from graphsvc.store.dialect import Dialect
 from graphsvc.store.schema import EdgeTable, NodeTable
 
 Statement = tuple[str, dict[str, Any]]
@@ -16,7 +16,7 @@ Statement = tuple[str, dict[str, Any]]
 class Insert:
     """Rows that are known to be new: nodes of a table, or edges (rows with `src` and `dst` keys).
 
-    Each engine inserts them its fastest safe way (LadybugDB: `COPY` from an Arrow table; Neo4j: `UNWIND`
+    Each engine inserts them its fastest safe way (SQLite: `executemany` of an `INSERT`; Neo4j: `UNWIND`
     and `CREATE`). Both refuse an edge whose endpoint does not exist, rather than dropping it silently.
     """
 
@@ -28,12 +28,27 @@ Operation = Statement | Insert
 
 
 class Backend(Protocol):
-    dialect: Dialect
+    statements: Any
+    """The engine's statements (`sql.SqlStatements`, `cypher.Statements`): same names, same rows."""
+    batched_key_lookups: bool
+    """Whether one statement over a list of start refs uses the key index (else one statement per ref)."""
+    exclusive: bool
+    """Whether one process owns the store (so a sync run left `running` at open is an interrupted one)."""
 
-    def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[list[Any]]:
-        """Run one read statement; rows as lists, in RETURN order."""
+    def read(self, query: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
+        """Run one read statement; rows in column order. Inside this thread's `transaction()`, in it."""
 
     def write(self, operations: Sequence[Operation]) -> None:
-        """Run the operations in ONE write transaction: all or nothing."""
+        """Run the operations in ONE write transaction (this thread's open one, if any): all or nothing."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Everything written and read on this thread inside the block commits together, or not at all."""
+
+    def snapshot(self) -> AbstractContextManager[Backend]:
+        """A backend whose reads all see one committed state."""
+
+    def schema_statements(self) -> list[str]: ...
+
+    def write_schema(self, statements: Sequence[str]) -> None: ...
 
     def close(self) -> None: ...

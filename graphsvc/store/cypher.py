@@ -1,10 +1,10 @@
-"""The Cypher core: every statement the store sends, written once for both engines.
+"""The Neo4j engine's statements: every query the store sends to Neo4j, in Cypher.
 
 Statements are plain strings with `$parameters`. Batched writes take `$rows` (a list of maps with the same
 keys in every row) and use the forms measured fastest in graph-engines.md: bind a row field with `WITH`
-before using it as a MERGE/MATCH key, and one `MATCH` per endpoint before touching an edge. Where the
-engines differ the text asks the dialect (`edge_type`, `nullable_int`). `all_statements` enumerates every
-statement so that tests can lint the Neo4j side with Neo4j's own front end.
+before using it as a MERGE/MATCH key, and one `MATCH` per endpoint before touching an edge. Each statement
+has a twin of the same name and row shape in `sql.py` (SQLite). `all_statements` enumerates every statement
+so that tests can lint them with Neo4j's own front end.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from functools import cached_property
 
-from graphsvc.store.dialect import Dialect
 from graphsvc.store.schema import (
+    DUMP_TABLES,
+    EDGE_DUMP_COLUMNS,
     EDGE_LABELS,
     NODE_TABLES,
     PRESENT,
@@ -95,6 +96,10 @@ def valid_at_parts(variable: str, instant: int) -> tuple[str, str]:
 def _not_ended(variable: str, instant: int) -> str:
     """Not closed by `instant`: with a start known to be at or before it, valid then."""
     return f"({variable}.valid_to IS NULL OR {variable}.valid_to > {int(instant)})"
+
+
+def _to_integer(expression: str) -> str:
+    return f"toInteger({expression})"
 
 
 def _all(conditions: list[str]) -> str:
@@ -190,11 +195,32 @@ _CONDITIONS = {
 FACET_FIELDS = ("kind", "namespace", "type", "lifecycle", "owner", "system", "domain", "tag")
 
 
-class Statements:
-    """The statements for one dialect. Built lazily, then reused as constant strings."""
+def schema_statements() -> list[str]:
+    """Constraints (one per node key) and indexes, idempotently; StoreMeta's first."""
+    statements = []
+    for table in NODE_TABLES:
+        low = table.label.lower()
+        statements.append(
+            f"CREATE CONSTRAINT {low}_{table.key} IF NOT EXISTS FOR (n:{table.label}) REQUIRE n.{table.key} IS UNIQUE"
+        )
+        for prop in table.indexed:
+            statements.append(f"CREATE INDEX {low}_{prop} IF NOT EXISTS FOR (n:{table.label}) ON (n.{prop})")
+    for label in EDGE_LABELS.values():
+        statements.append(
+            f"CREATE INDEX {label.lower()}_validity IF NOT EXISTS FOR ()-[r:{label}]-() ON (r.valid_from, r.valid_to)"
+        )
+        statements.append(f"CREATE INDEX {label.lower()}_origin IF NOT EXISTS FOR ()-[r:{label}]-() ON (r.origin)")
+    return statements
 
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
+
+def _latest_at(instants: str, instant: int) -> str:
+    """The greatest element of the integer list `instants` that is <= `instant` (a literal), or null."""
+    t = int(instant)
+    return f"reduce(m = null, s IN {instants} | CASE WHEN s <= {t} AND (m IS NULL OR s > m) THEN s ELSE m END)"
+
+
+class Statements:
+    """The Cypher statements, built lazily, then reused as constant strings."""
 
     # --- writes: entities and versions ---------------------------------------------------------------------
 
@@ -269,8 +295,12 @@ class Statements:
         )
 
     @cached_property
+    def interrupt_running_syncs(self) -> str:
+        return "MATCH (s:SyncRun) WHERE s.status = 'running' SET s.status = 'interrupted', s.finished_at = $at"
+
+    @cached_property
     def create_errors(self) -> str:
-        as_int = self.dialect.nullable_int
+        as_int = _to_integer
         return (
             "UNWIND $rows AS r CREATE (x:SyncError {id: r.id, sync_run: r.sync_run, source: r.source, "
             f"location: r.location, document_index: {as_int('r.document_index')}, line: {as_int('r.line')}, "
@@ -359,11 +389,11 @@ class Statements:
 
     def _version_of(self, entity: str, as_of: int) -> str:
         """Binds `e` to the version of `entity` that began last at or before `as_of` (valid then unless it ended)."""
-        return self._version_by_key(f"{entity}.ref", self.dialect.latest_at(f"{entity}.version_starts", as_of))
+        return self._version_by_key(f"{entity}.ref", _latest_at(f"{entity}.version_starts", as_of))
 
     def _version_by_key(self, ref: str, start: str) -> str:
         """Binds `e` to the version with key `ref@start` (see `graphsvc.sync.version_key`)."""
-        return f"WITH {ref} + '@' + {self.dialect.to_string(start)} AS id MATCH (e:EntityVersion {{id: id}})"
+        return f"WITH {ref} + '@' + toString({start}) AS id MATCH (e:EntityVersion {{id: id}})"
 
     def _heads(self, active: tuple[str, ...], as_of: int | None, *, paged: bool) -> list[str]:
         """`MATCH ... WHERE` clauses binding `e` to what matches the filters: the present entities, or the
@@ -433,7 +463,7 @@ class Statements:
         arrow = f"-[x:{RELATION_LABELS}]->" if direction == "out" else f"<-[x:{RELATION_LABELS}]-"
         return (
             f"{self._start(batched)}{arrow}(b:Entity) "
-            f"WHERE {valid('x', at)} RETURN a.ref, {self.dialect.edge_type('x')}, b.ref"
+            f"WHERE {valid('x', at)} RETURN a.ref, type(x), b.ref"
         )
 
     def neighbours(self, label: str, direction: str, at: bool = False, batched: bool = True) -> str:
@@ -442,7 +472,32 @@ class Statements:
         return f"{self._start(batched)}{arrow}(b:Entity) WHERE {valid('x', at)} RETURN DISTINCT a.ref, b.ref"
 
     def reachable(self, label: str, direction: str, depth: int, at: bool = False) -> str | None:
-        return self.dialect.reachable(label, direction, depth, valid("r", at))
+        """None: the store walks level by level (one statement per level), which keeps the cost proportional
+        to the nodes reached on dense graphs, where variable-length patterns enumerate paths."""
+        return None
+
+    def dump(self, name: str) -> tuple[str, tuple[str, ...]]:
+        """Every row of one table (see `DUMP_TABLES`) in key order, and the column names."""
+        if name == "edges":
+            props = ", ".join(f"x.{c}" for c in EDGE_DUMP_COLUMNS[3:])
+            return (
+                f"MATCH (a:Entity)-[x:{RELATION_LABELS}]->(b:Entity) RETURN a.ref, type(x), b.ref, {props} "
+                "ORDER BY a.ref, type(x), b.ref, x.origin, x.valid_from",
+                EDGE_DUMP_COLUMNS,
+            )
+        table = DUMP_TABLES[name]
+        columns = tuple(c.name for c in table.columns)
+        props = ", ".join(f"n.{c}" for c in columns)
+        return f"MATCH (n:{table.label}) RETURN {props} ORDER BY n.{table.key}", columns
+
+    @cached_property
+    def version_census(self) -> str:
+        """(entities with versions, fewest and most versions of one, fewest and most open, all versions)."""
+        return (
+            f"MATCH (e:Entity)-[:{VERSION_EDGE}]->(v:EntityVersion) WITH e, count(v) AS n, "
+            "sum(CASE WHEN v.valid_to IS NULL THEN 1 ELSE 0 END) AS open "
+            "RETURN count(e), min(n), max(n), min(open), max(open), sum(n)"
+        )
 
     # --- reads for time travel: history, changes, graph diffs, ownership --------------------------------------
 
@@ -488,7 +543,7 @@ class Statements:
     def edges_at(self) -> str:
         return (
             f"MATCH (a:Entity)-[x:{RELATION_LABELS}]->(b:Entity) WHERE {valid('x', True)} "
-            f"RETURN a.ref, {self.dialect.edge_type('x')}, b.ref"
+            f"RETURN a.ref, type(x), b.ref"
         )
 
     @cached_property
@@ -522,7 +577,8 @@ class Statements:
     @cached_property
     def latest_commit(self) -> str:
         return (
-            "MATCH (s:SyncRun) WHERE s.source = $source AND s.commit_sha IS NOT NULL AND s.status <> 'failed' "
+            "MATCH (s:SyncRun) WHERE s.source = $source AND s.commit_sha IS NOT NULL "
+            "AND s.status IN ['completed', 'completed_with_errors'] "
             "RETURN s.commit_sha, s.started_at ORDER BY s.started_at DESC LIMIT 1"
         )
 
@@ -572,6 +628,7 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
             ("id", "finished_at", "status", "added", "updated", "removed", "unchanged", "errors"),
         )
     )
+    out.append((statements.interrupt_running_syncs, ("at",)))
     out.append((statements.register_location, ("target", "at", "branch", "discovery_glob")))
     out.append((statements.unregister_location, ("target",)))
     out.append((statements.source_state, ("source",)))
@@ -602,6 +659,9 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
         for field in FACET_FIELDS:  # the filter clauses are the ones above; each facet with none and with all
             for active in ((), filters):
                 out.append((statements.facet(field, active, as_of), active))
+    for name in (*DUMP_TABLES, "edges"):
+        out.append((statements.dump(name)[0], ()))
+    out.append((statements.version_census, ()))
     out.append((statements.registered_locations, ()))
     out.append((statements.schema_version, ()))
     out.append((statements.set_schema_version, ("version",)))

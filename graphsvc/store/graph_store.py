@@ -1,20 +1,22 @@
 """The temporal graph store: one interface over either engine, all logic written once.
 
 Reads here are the *present* graph: open versions and open edges (`valid_to IS NULL`) of entities whose state
-is `present`. Writes come from the sync (`graphsvc.sync`), which decides what changed; this class only knows
-how to express reads and batches in Cypher.
+is `present`. Writes come from the sync (`graphsvc.sync`), which decides what changed. What is the same for
+every engine is written here once; the text of each statement is the engine's (`backend.statements`: SQL in
+`sql.py` for SQLite, Cypher in `cypher.py` for Neo4j), with the same names and the same rows.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from graphsvc.model import REVERSE_RELATION
 from graphsvc.store.backend import Backend, Insert, Operation
-from graphsvc.store.cypher import FACET_FIELDS, EntityFilter, Statements
+from graphsvc.store.cypher import FACET_FIELDS, EntityFilter
 from graphsvc.store.errors import StoreError
 from graphsvc.store.records import (
     EntityRecord,
@@ -24,6 +26,7 @@ from graphsvc.store.records import (
     SyncRunRecord,
 )
 from graphsvc.store.schema import FORWARD_TYPES, SCHEMA_VERSION, SOURCE_FILE
+from graphsvc.timestamps import now_micros
 
 MAX_PAGE = 1000
 """The largest page a caller may ask for; the store reads one row more, so that it can tell another follows."""
@@ -32,11 +35,21 @@ MAX_PAGE = 1000
 class GraphStore:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.statements = Statements(backend.dialect)
-        ddl = backend.dialect.schema_statements()
-        backend.write_schema(ddl[:1])  # type: ignore[attr-defined]  # StoreMeta first: check before changing
+        self.statements: Any = backend.statements
+        ddl = backend.schema_statements()
+        backend.write_schema(ddl[:1])  # the store's meta table first: check the version before changing more
         self._check_schema_version()
-        backend.write_schema(ddl[1:])  # type: ignore[attr-defined]
+        backend.write_schema(ddl[1:])
+        if backend.exclusive:
+            self._mark_interrupted_syncs()
+
+    @classmethod
+    def _view(cls, backend: Backend) -> GraphStore:
+        """A store over an already opened backend (a read snapshot of it): no schema work again."""
+        view = cls.__new__(cls)
+        view.backend = backend
+        view.statements = backend.statements
+        return view
 
     def _check_schema_version(self) -> None:
         rows = self.backend.read(self.statements.schema_version)
@@ -59,8 +72,26 @@ class GraphStore:
         """Whether entities are stored already (a store with no version row is new only if it holds none)."""
         try:
             return bool(self.backend.read(self.statements.any_entity))
-        except RuntimeError:  # LadybugDB: no Entity table yet, so a new store
+        except StoreError:  # no entity table yet: a new store
             return False
+
+    def _mark_interrupted_syncs(self) -> None:
+        """A sync run still `running` when its store is opened belonged to a process that died: its one
+        transaction never committed, so nothing of it is visible. Say so instead of `running` forever."""
+        self.write([(self.statements.interrupt_running_syncs, {"at": now_micros()})])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything written and read on this thread inside the block is one transaction: readers see all of
+        it or none of it, and reads inside see the writes made so far."""
+        with self.backend.transaction():
+            yield
+
+    @contextmanager
+    def snapshot(self) -> Iterator[GraphStore]:
+        """A store whose reads all see one committed state (one read transaction), for one request."""
+        with self.backend.snapshot() as backend:
+            yield GraphStore._view(backend)
 
     def close(self) -> None:
         self.backend.close()
@@ -162,7 +193,7 @@ class GraphStore:
         out: dict[str, tuple[Any, ...]] = {}
         for chunk in _chunks(sorted(refs), 5000):
             for ref, *columns, starts in self.backend.read(self.statements.event_subjects, {"refs": chunk}):
-                out[ref] = (*columns, list(starts or []))
+                out[ref] = (*columns, _as_list(starts))
         return out
 
     def version_starts(self, refs: Iterable[str]) -> dict[str, list[int]]:
@@ -170,7 +201,7 @@ class GraphStore:
         out: dict[str, list[int]] = {}
         for chunk in _chunks(list(refs), 5000):
             for ref, starts in self.backend.read(self.statements.version_starts, {"refs": chunk}):
-                out[ref] = list(starts or [])
+                out[ref] = _as_list(starts)
         return out
 
     def entity(self, ref: str, as_of: int | None = None) -> EntityRecord | None:
@@ -252,10 +283,30 @@ class GraphStore:
         planner uses the key index for it, else one indexed statement per ref."""
         if not refs:
             return []
-        if self.backend.dialect.batched_key_lookups:
+        if self.backend.batched_key_lookups:
             return self.backend.read(statement(True), _params(as_of, refs=list(refs)))
         single = statement(False)
         return [row for ref in dict.fromkeys(refs) for row in self.backend.read(single, _params(as_of, ref=ref))]
+
+    # --- whole tables (checks, tests, exports) ---------------------------------------------------------------
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of a table (`schema.DUMP_TABLES`, or "edges") as a dict, in key order; list columns as
+        lists, whatever the engine stores them as."""
+        statement, columns = self.statements.dump(table)
+        lists = {"tags", "version_starts"}
+        return [
+            {c: (_as_list(v) if c in lists and v is not None else v) for c, v in zip(columns, row, strict=True)}
+            for row in self.backend.read(statement)
+        ]
+
+    def version_census(self) -> tuple[int, ...]:
+        """(entities with versions, fewest and most versions of one, fewest and most open, all versions)."""
+        return tuple(self.backend.read(self.statements.version_census)[0])
+
+    def checkpoint(self) -> None:
+        """Fold the engine's log into its main files where it has one (SQLite's WAL), e.g. to measure size."""
+        self.backend.checkpoint()
 
     # --- sync runs and errors --------------------------------------------------------------------------------
 
@@ -293,14 +344,21 @@ class GraphStore:
         return [ErrorRecord(*row) for row in self.backend.read(self.statements.errors(active), params)]
 
 
+def _as_list(value: Any) -> list[Any]:
+    """A list column: a list from Neo4j, JSON text from SQLite."""
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
 def _is_empty(operation: Operation) -> bool:
-    """LadybugDB cannot bind an UNWIND over an empty list, and there is nothing to do anyway."""
+    """Nothing to do: an empty batch is not sent at all."""
     rows = operation.rows if isinstance(operation, Insert) else operation[1].get("rows")
     return rows is not None and len(rows) == 0
 
 
 def _params(as_of: int | None, **params: Any) -> dict[str, Any]:
-    """Statement parameters, with `as_of` only for the as-of variant (LadybugDB rejects unused parameters)."""
+    """Statement parameters, with `as_of` only for the as-of variant (Neo4j warns of unused parameters)."""
     if as_of is not None:
         params["as_of"] = as_of
     return params

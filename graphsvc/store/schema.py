@@ -124,7 +124,7 @@ CHANGE_EVENT = NodeTable(
 )
 """The change feed, one row per change, written by the sync in the same transaction as the change itself.
 Append-only like everything else; see `graphsvc.change_log`."""
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped whenever a table or property changes, so that a store written by another version is refused with
 a clear message instead of failing later in some statement."""
 STORE_META = NodeTable("StoreMeta", "id", _cols("id:STRING schema_version:INT64"))
@@ -156,3 +156,16 @@ class EdgeTable:
 
 RELATION_EDGES = {label: EdgeTable(label, ENTITY, ENTITY, EDGE_COLUMNS) for label in EDGE_LABELS.values()}
 VERSION_EDGES = EdgeTable(VERSION_EDGE, ENTITY, ENTITY_VERSION, ())
+
+DUMP_TABLES = {
+    "entities": ENTITY,
+    "versions": ENTITY_VERSION,
+    "sync_runs": SYNC_RUN,
+    "sync_errors": SYNC_ERROR,
+    "registered_locations": REGISTERED_LOCATION,
+    "source_files": SOURCE_FILE,
+    "change_batches": CHANGE_BATCH,
+    "change_events": CHANGE_EVENT,
+}
+"""The tables `GraphStore.rows` reads whole (and "edges": every relation edge with its type), by name."""
+EDGE_DUMP_COLUMNS = ("src", "type", "dst", *(c.name for c in EDGE_COLUMNS))

@@ -49,7 +49,7 @@ CATALOG = [
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     (tmp_path / "catalog-info.yaml").write_text(yaml.safe_dump_all(CATALOG))
-    settings = Settings(store_dir=tmp_path / "store", buffer_pool_mb=256)
+    settings = Settings(store_dir=tmp_path / "store")
     service = CatalogService(open_store(settings), settings)
     with TestClient(create_app(service)) as http:
         http.catalog_dir = tmp_path  # type: ignore[attr-defined]

@@ -46,7 +46,7 @@ def catalog(
     return docs
 
 
-@pytest.fixture(scope="module", params=["ladybug", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogService]:
     """The same timeline on each backend (Neo4j wherever Docker runs: testcontainers)."""
     root = tmp_path_factory.mktemp("timeline")
@@ -55,7 +55,7 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         store = open_store(settings)
         store.backend.write([("MATCH (n) DETACH DELETE n", {})])
     else:
-        settings = Settings(store_dir=root / "store", buffer_pool_mb=256)
+        settings = Settings(store_dir=root / "store")
         store = open_store(settings)
     service = CatalogService(store, settings)
     repository = ScriptedRepository(root / "repo")

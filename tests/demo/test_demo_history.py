@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,7 @@ def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def replayed(
     demo_repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[GraphStore, list[CommitSummary]]]:
-    store = open_store(Settings(store_dir=tmp_path_factory.mktemp("store"), buffer_pool_mb=256))
+    store = open_store(Settings(store_dir=tmp_path_factory.mktemp("store")))
     try:
         yield store, backfill_history(store, str(demo_repo))
     finally:
@@ -101,32 +102,25 @@ def test_a_directory_it_did_not_build_is_never_overwritten(tmp_path: Path) -> No
 
 def as_of(store: GraphStore, ref: str, moment: str, column: str) -> list[object]:
     """`column` of the version of `ref` that was open at `moment` ([] when the entity did not exist then)."""
-    rows = store.backend.read(
-        "MATCH (v:EntityVersion) WHERE v.ref = $ref "
-        f"AND v.valid_from <= $t AND (v.valid_to IS NULL OR v.valid_to > $t) RETURN v.{column}",
-        {"ref": ref, "t": micros(moment)},
-    )
-    return [row[0] for row in rows]
+    t = micros(moment)
+    return [v[column] for v in store.rows("versions") if v["ref"] == ref and _valid(v, t)]
+
+
+def _valid(row: dict[str, Any], t: int) -> bool:
+    return row["valid_from"] <= t and (row["valid_to"] is None or row["valid_to"] > t)
 
 
 def targets_as_of(store: GraphStore, label: str, ref: str, moment: str) -> list[str]:
     """The targets of `ref`'s own `label` edges open at `moment`."""
-    rows = store.backend.read(
-        f"MATCH (a:Entity)-[x:{label}]->(b:Entity) WHERE x.origin = $ref "
-        "AND x.valid_from <= $t AND (x.valid_to IS NULL OR x.valid_to > $t) RETURN b.ref ORDER BY b.ref",
-        {"ref": ref, "t": micros(moment)},
-    )
-    return [row[0] for row in rows]
+    t = micros(moment)
+    return sorted(x["dst"] for x in store.rows("edges") if x["type"] == label and x["origin"] == ref and _valid(x, t))
 
 
 def sources_as_of(store: GraphStore, label: str, ref: str, moment: str) -> list[str]:
     """Who pointed a `label` edge at `ref` at `moment` (one row per edge, as declared by `ref` itself)."""
-    rows = store.backend.read(
-        f"MATCH (a:Entity)-[x:{label}]->(b:Entity) WHERE b.ref = $ref AND x.origin = $ref "
-        "AND x.valid_from <= $t AND (x.valid_to IS NULL OR x.valid_to > $t) RETURN a.ref",
-        {"ref": ref, "t": micros(moment)},
-    )
-    return [row[0] for row in rows]
+    t = micros(moment)
+    edges = store.rows("edges")
+    return [x["src"] for x in edges if x["type"] == label and x["dst"] == ref and x["origin"] == ref and _valid(x, t)]
 
 
 @pytest.mark.parametrize(
@@ -206,7 +200,7 @@ def test_every_commit_is_replayed_at_its_date_and_the_present_is_the_demo_catalo
 
     assert [s.commit_sha for s in summaries] == git(demo_repo, "rev-list", "--reverse", "HEAD").split()
     assert [s.started_at for s in summaries] == [micros(c.when) for c in DEMO_STORY]
-    present = store.backend.read("MATCH (e:Entity) WHERE e.state = 'present' RETURN count(e)")[0][0]
+    present = sum(1 for e in store.rows("entities") if e["state"] == "present")
     assert present == summaries[0].added == 334
 
 
@@ -231,11 +225,10 @@ def test_the_moved_file_keeps_its_entities_and_their_history(
 ) -> None:
     store, _ = replayed
 
-    rows = store.backend.read(
-        "MATCH (e:Entity)-[:HAS_VERSION]->(v:EntityVersion) WHERE e.ref = 'component:default/api-gateway' "
-        "RETURN e.location, v.valid_from, v.valid_to"
-    )
-    assert rows == [[f"git:{demo_repo}:systems/edge.yaml", micros(DEMO_STORY[0].when), None]]
+    ref = "component:default/api-gateway"
+    (location,) = [e["location"] for e in store.rows("entities") if e["ref"] == ref]
+    rows = [(location, v["valid_from"], v["valid_to"]) for v in store.rows("versions") if v["ref"] == ref]
+    assert rows == [(f"git:{demo_repo}:systems/edge.yaml", micros(DEMO_STORY[0].when), None)]
 
 
 def test_serve_demo_replays_the_history_once_and_a_restart_replays_nothing(
@@ -244,7 +237,7 @@ def test_serve_demo_replays_the_history_once_and_a_restart_replays_nothing(
     from graphsvc.cli import _load_demo
     from graphsvc.service import CatalogService
 
-    settings = Settings(store_dir=tmp_path / "store", buffer_pool_mb=256)
+    settings = Settings(store_dir=tmp_path / "store")
     service = CatalogService(open_store(settings), settings)
     try:
         _load_demo(service)

@@ -56,16 +56,15 @@ def history(store: GraphStore) -> GraphStore:
 
 
 def raw_versions(store: GraphStore) -> list[dict[str, Any]]:
-    rows = store.backend.read(
-        "MATCH (v:EntityVersion) RETURN v.ref, v.valid_from, v.valid_to, v.kind, v.type, v.owner, v.tags"
-    )
     keys = ("ref", "valid_from", "valid_to", "kind", "type", "owner", "tags")
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    return [{k: v[k] for k in keys} for v in store.rows("versions")]
 
 
 def raw_owned(store: GraphStore, at: int) -> dict[str, set[str]]:
     """owner ref -> refs with an OWNED_BY edge to it valid at `at`."""
-    rows = store.backend.read("MATCH (a:Entity)-[x:OWNED_BY]->(b:Entity) RETURN a.ref, b.ref, x.valid_from, x.valid_to")
+    rows = [
+        (x["src"], x["dst"], x["valid_from"], x["valid_to"]) for x in store.rows("edges") if x["type"] == "OWNED_BY"
+    ]
     owned: dict[str, set[str]] = {}
     for ref, owner, valid_from, valid_to in rows:
         if valid_from <= at and (valid_to is None or valid_to > at):

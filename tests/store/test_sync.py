@@ -20,19 +20,13 @@ T0, T1, T2, T3 = 1_000_000, 2_000_000, 3_000_000, 4_000_000
 
 
 def versions(store: GraphStore, ref: str) -> list[tuple[int, int | None]]:
-    rows = store.backend.read(
-        "MATCH (v:EntityVersion) WHERE v.ref = $ref RETURN v.valid_from, v.valid_to ORDER BY v.valid_from",
-        {"ref": ref},
-    )
-    return [(vf, vt) for vf, vt in rows]
+    return sorted((v["valid_from"], v["valid_to"]) for v in store.rows("versions") if v["ref"] == ref)
 
 
 def edges(store: GraphStore, label: str) -> list[tuple[str, str, str, int, int | None]]:
-    rows = store.backend.read(
-        f"MATCH (a:Entity)-[x:{label}]->(b:Entity) RETURN a.ref, b.ref, x.origin, x.valid_from, x.valid_to "
-        "ORDER BY a.ref, b.ref, x.valid_from"
-    )
-    return [tuple(row) for row in rows]
+    keys = ("src", "dst", "origin", "valid_from", "valid_to")
+    rows = [tuple(x[k] for k in keys) for x in store.rows("edges") if x["type"] == label]
+    return sorted(rows, key=lambda row: (row[0], row[1], row[3]))
 
 
 def rows(store: GraphStore, ref: str) -> list[tuple[str, str]]:
@@ -239,11 +233,24 @@ def test_latest_commit_is_the_newest_synced_commit_of_the_source(store: GraphSto
     assert store.latest_commit("s2") is None
 
 
+TAMPER = {
+    "sqlite": {
+        "set_version": "UPDATE store_meta SET schema_version = 999",
+        "forget_version": "DELETE FROM store_meta",
+    },
+    "neo4j": {
+        "set_version": "MATCH (m:StoreMeta {id: 'store'}) SET m.schema_version = 999",
+        "forget_version": "MATCH (m:StoreMeta) DELETE m",
+    },
+}
+"""What an older or newer version of the program would have left in the store's meta table."""
+
+
 def test_a_store_of_another_schema_version_is_refused_clearly(store: GraphStore) -> None:
     from graphsvc.store import GraphStore as Store
     from graphsvc.store.errors import StoreError
 
-    store.write([("MATCH (m:StoreMeta {id: 'store'}) SET m.schema_version = 999", {})])
+    store.write([(TAMPER[store.backend.name]["set_version"], {})])
     try:
         Store(store.backend)
     except StoreError as error:
@@ -255,7 +262,7 @@ def test_a_store_of_another_schema_version_is_refused_clearly(store: GraphStore)
 def test_a_store_from_before_schema_versions_is_refused_not_stamped(store: GraphStore) -> None:
     """A store with entities but no version row predates the check: stamping it would open an unknown layout."""
     sync_source(store, source((A, [component("api-gw")])), source="s1", at=T0)
-    store.write([("MATCH (m:StoreMeta) DELETE m", {})])
+    store.write([(TAMPER[store.backend.name]["forget_version"], {})])
     with pytest.raises(StoreError, match="before store schema versions"):
         GraphStore(store.backend)
     assert store.backend.read(store.statements.schema_version) == []

@@ -1,0 +1,507 @@
+"""The SQLite engine's statements: every query the store sends to SQLite, in SQL.
+
+Each method or property has the name and the row shape of its Cypher twin in `cypher.py`, so that
+`GraphStore` (the engine-neutral logic) reads the same rows from either engine. What SQL does differently:
+
+- Lists are bound as JSON text and read with `json_each` (`graphsvc.store.sqlite_backend` encodes them).
+- A write statement that takes `:rows` is run once per row (`executemany`), with each row's keys as its
+  parameters: the plain `UPDATE ... WHERE key = :key` form, which SQLite runs as one B-tree lookup per row.
+- The relation edges of every type live in one table `edge` with a `type` column (the Cypher label); the
+  version edge is the `entity_version.ref` column (a foreign key), so inserting it is a no-op.
+- Tags live in `entity_tag` / `version_tag` (kept by triggers), so a tag filter is an index lookup.
+
+Filter columns are indexed (`(column, ref)`, so a filtered page is read in ref order from the index and
+never sorted), edges by source and by target with their type and validity, versions by ref and start.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from graphsvc.store.cypher import (
+    CHANGE_EVENT_FIELDS,
+    ENTITY_FIELDS,
+    ENTITY_STATE_PROPS,
+    SYNC_ERROR_FIELDS,
+    SYNC_RUN_FIELDS,
+    VERSION_FIELDS,
+)
+from graphsvc.store.schema import (
+    CHANGE_BATCH,
+    CHANGE_EVENT,
+    DUMP_TABLES,
+    EDGE_COLUMNS,
+    EDGE_DUMP_COLUMNS,
+    ENTITY,
+    ENTITY_VERSION,
+    NODE_TABLES,
+    PRESENT,
+    REGISTERED_LOCATION,
+    SOURCE_FILE,
+    STORE_META,
+    SYNC_ERROR,
+    SYNC_RUN,
+    VERSION_EDGES,
+    EdgeTable,
+    NodeTable,
+)
+
+TABLE_NAMES = {
+    STORE_META.label: "store_meta",
+    ENTITY.label: "entity",
+    ENTITY_VERSION.label: "entity_version",
+    SYNC_RUN.label: "sync_run",
+    SYNC_ERROR.label: "sync_error",
+    REGISTERED_LOCATION.label: "registered_location",
+    SOURCE_FILE.label: "source_file",
+    CHANGE_BATCH.label: "change_batch",
+    CHANGE_EVENT.label: "change_event",
+}
+EDGE_TABLE = "edge"
+SQL_TYPES = {"STRING": "TEXT", "INT64": "INTEGER", "STRING[]": "TEXT", "INT64[]": "TEXT"}  # lists: JSON text
+
+FOREIGN_KEYS: dict[str, dict[str, str]] = {
+    "entity_version": {"ref": "entity(ref)"},
+    "sync_error": {"sync_run": "sync_run(id)"},
+    "change_batch": {"sync_run": "sync_run(id)"},
+    "change_event": {"batch": "change_batch(id)", "version": "entity_version(id)", "previous": "entity_version(id)"},
+}
+"""Deferred to commit, so a transaction may write rows in any order; checked by `catalog check` too."""
+
+INDEXES = {
+    "entity": [
+        "kind, type, ref", "kind, ref", "type, ref", "namespace, ref", "lifecycle, ref", "owner, ref",
+        "system, ref", "domain, ref", "source", "state, ref",
+    ],
+    "entity_version": ["ref, valid_from", "valid_from", "valid_to", "kind, type, ref", "kind, ref", "owner, ref"],
+    "sync_run": ["started_at", "source, started_at", "status"],
+    "sync_error": ["sync_run", "entity_ref", "location", "at"],
+    "source_file": ["source"],
+    "change_batch": ["at"],
+    "change_event": ["at, batch, ordinal", "kind, at", "owner, at", "namespace, at", "system, at"],
+}  # fmt: skip
+ENTITY_COLUMNS_SQL = ", ".join(f"e.{f}" for f in ENTITY_FIELDS)
+VERSION_ENTITY_COLUMNS = (
+    ENTITY_COLUMNS_SQL.replace("e.state", f"'{PRESENT}'")
+    .replace("e.created_at", "e.valid_from")
+    .replace("e.updated_at", "e.valid_to")
+)
+VERSION_COLUMNS_SQL = ", ".join(f"v.{f}" for f in VERSION_FIELDS)
+
+
+def table_name(table: NodeTable | EdgeTable) -> str | None:
+    """The SQL table an `Insert` writes to; None for the version edge, which is a column in SQL."""
+    if table is VERSION_EDGES:
+        return None
+    if isinstance(table, EdgeTable):
+        return EDGE_TABLE
+    return TABLE_NAMES[table.label]
+
+
+def insert_columns(table: NodeTable | EdgeTable) -> list[str]:
+    """The row keys an `Insert` of `table` reads, in column order."""
+    if isinstance(table, EdgeTable):
+        return ["src", "dst", *(c.name for c in table.columns)]
+    return [c.name for c in table.columns]
+
+
+def insert_statement(table: NodeTable | EdgeTable) -> str | None:
+    name = table_name(table)
+    if name is None:
+        return None
+    columns = insert_columns(table)
+    if isinstance(table, EdgeTable):
+        return f"INSERT INTO edge(type, {', '.join(columns)}) VALUES ('{table.label}', {', '.join('?' * len(columns))})"
+    return f"INSERT INTO {name}({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def schema_statements() -> list[str]:
+    """The DDL, idempotent; store_meta first (the schema version is checked before anything else changes)."""
+    statements = []
+    for table in NODE_TABLES:
+        name = TABLE_NAMES[table.label]
+        keys = FOREIGN_KEYS.get(name, {})
+        columns = []
+        for column in table.columns:
+            text = f"{column.name} {SQL_TYPES[column.type]}"
+            if column.name == table.key:
+                text += " PRIMARY KEY NOT NULL"
+            elif column.name in keys:
+                text += f" REFERENCES {keys[column.name]} DEFERRABLE INITIALLY DEFERRED"
+            columns.append(text)
+        statements.append(f"CREATE TABLE IF NOT EXISTS {name}({', '.join(columns)})")
+    edge_columns = ", ".join(f"{c.name} {SQL_TYPES[c.type]}" for c in EDGE_COLUMNS)
+    entity_key = "REFERENCES entity(ref) DEFERRABLE INITIALLY DEFERRED"
+    statements.append(
+        "CREATE TABLE IF NOT EXISTS edge(id INTEGER PRIMARY KEY, type TEXT NOT NULL, "
+        f"src TEXT NOT NULL {entity_key}, dst TEXT NOT NULL {entity_key}, {edge_columns})"
+    )
+    statements += [
+        "CREATE INDEX IF NOT EXISTS edge_out ON edge(src, type, valid_to)",
+        "CREATE INDEX IF NOT EXISTS edge_in ON edge(dst, type, valid_to)",
+        "CREATE INDEX IF NOT EXISTS edge_open ON edge(src, type, dst, origin) WHERE valid_to IS NULL",
+        "CREATE INDEX IF NOT EXISTS edge_from ON edge(valid_from)",
+        "CREATE INDEX IF NOT EXISTS edge_origin ON edge(origin, type)",
+        "CREATE INDEX IF NOT EXISTS entity_version_open ON entity_version(ref) WHERE valid_to IS NULL",
+    ]
+    for table, indexes in INDEXES.items():
+        for columns in indexes:
+            name = f"{table}_{columns.replace(', ', '_')}"
+            statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {table}({columns})")
+    statements += _tag_tables("entity", "ref") + _tag_tables("entity_version", "id")
+    return statements
+
+
+def _tag_tables(table: str, key: str) -> list[str]:
+    """A table of (row key, tag) kept by triggers, so that `tag = ?` is an index lookup, not a JSON scan."""
+    tags = "entity_tag" if table == "entity" else "version_tag"
+    fill = f"INSERT INTO {tags}(tag, key) SELECT DISTINCT value, new.{key} FROM json_each(new.tags)"
+    return [
+        f"CREATE TABLE IF NOT EXISTS {tags}(tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key)) "
+        "WITHOUT ROWID",
+        f"CREATE INDEX IF NOT EXISTS {tags}_key ON {tags}(key)",
+        f"CREATE TRIGGER IF NOT EXISTS {tags}_insert AFTER INSERT ON {table} WHEN new.tags IS NOT NULL "
+        f"BEGIN {fill}; END",
+        f"CREATE TRIGGER IF NOT EXISTS {tags}_update AFTER UPDATE OF tags ON {table} "
+        f"WHEN old.tags IS NOT new.tags BEGIN DELETE FROM {tags} WHERE key = old.{key}; "
+        f"INSERT INTO {tags}(tag, key) SELECT DISTINCT value, new.{key} FROM json_each(coalesce(new.tags, '[]')); END",
+    ]
+
+
+def _conditions(variable: str, tag_table: str, key: str) -> dict[str, str]:
+    v = variable
+    return {
+        "kind": f"{v}.kind = :kind",
+        "namespace": f"{v}.namespace = :namespace",
+        "type": f"{v}.type = :type",
+        "lifecycle": f"{v}.lifecycle = :lifecycle",
+        "owner": f"{v}.owner = :owner",
+        "system": f"{v}.system = :system",
+        "domain": f"{v}.domain = :domain",
+        "tag": f"{v}.{key} IN (SELECT key FROM {tag_table} WHERE tag = :tag)",
+        "text": f"instr({v}.search, :text) > 0",
+    }
+
+
+PRESENT_CONDITIONS = _conditions("e", "entity_tag", "ref")
+VERSION_CONDITIONS = _conditions("e", "version_tag", "id")
+
+
+def valid(variable: str, at: bool) -> str:
+    """Open now, or (`at`) valid at `:as_of` (intervals are half-open)."""
+    if not at:
+        return f"{variable}.valid_to IS NULL"
+    return f"{variable}.valid_from <= :as_of AND ({variable}.valid_to IS NULL OR {variable}.valid_to > :as_of)"
+
+
+def _valid_at(variable: str, instant: int) -> str:
+    t = int(instant)
+    return f"{variable}.valid_from <= {t} AND ({variable}.valid_to IS NULL OR {variable}.valid_to > {t})"
+
+
+class SqlStatements:
+    """The statements for SQLite, built lazily and reused as constant strings."""
+
+    # --- writes: entities and versions ---------------------------------------------------------------------
+
+    @cached_property
+    def update_entities(self) -> str:
+        sets = ", ".join(f"{p} = :{p}" for p in ENTITY_STATE_PROPS)
+        return f"UPDATE entity SET {sets}, state = '{PRESENT}', updated_at = :at WHERE ref = :ref"
+
+    @cached_property
+    def relocate_entities(self) -> str:
+        return "UPDATE entity SET location = :location WHERE ref = :ref"
+
+    @cached_property
+    def close_versions(self) -> str:
+        return (
+            "UPDATE entity_version SET valid_to = :at, closed_sync_run = :sync_run, closed_commit_sha = :commit_sha, "
+            "closed_commit_author = :commit_author WHERE ref = :ref AND valid_to IS NULL"
+        )
+
+    @cached_property
+    def mark_removed(self) -> str:
+        return "UPDATE entity SET state = 'removed', updated_at = :at WHERE ref = :ref"
+
+    def close_edges(self, label: str) -> str:
+        return (
+            "UPDATE edge SET valid_to = :at, closed_sync_run = :sync_run, closed_commit_sha = :commit_sha, "
+            f"closed_commit_author = :commit_author WHERE src = :src AND type = '{label}' AND dst = :dst "
+            "AND origin = :origin AND valid_to IS NULL"
+        )
+
+    # --- writes: sync runs, errors, registered locations ---------------------------------------------------
+
+    @cached_property
+    def create_sync_run(self) -> str:
+        return (
+            "INSERT INTO sync_run(id, source, started_at, status, commit_sha) "
+            "VALUES (:id, :source, :started_at, 'running', :commit_sha)"
+        )
+
+    @cached_property
+    def finish_sync_run(self) -> str:
+        return (
+            "UPDATE sync_run SET finished_at = :finished_at, status = :status, added = :added, updated = :updated, "
+            "removed = :removed, unchanged = :unchanged, errors = :errors WHERE id = :id"
+        )
+
+    @cached_property
+    def interrupt_running_syncs(self) -> str:
+        return "UPDATE sync_run SET status = 'interrupted', finished_at = :at WHERE status = 'running'"
+
+    @cached_property
+    def create_errors(self) -> str:
+        columns = ", ".join(SYNC_ERROR_FIELDS)
+        return f"INSERT INTO sync_error({columns}) VALUES ({', '.join(':' + f for f in SYNC_ERROR_FIELDS)})"
+
+    @cached_property
+    def forget_file_digests(self) -> str:
+        return "DELETE FROM source_file WHERE source = :source"
+
+    @cached_property
+    def file_digests(self) -> str:
+        return "SELECT location, digest FROM source_file WHERE source = :source"
+
+    @cached_property
+    def schema_version(self) -> str:
+        return "SELECT schema_version FROM store_meta WHERE id = 'store'"
+
+    @cached_property
+    def any_entity(self) -> str:
+        return "SELECT ref FROM entity LIMIT 1"
+
+    @cached_property
+    def set_schema_version(self) -> str:
+        return "INSERT OR IGNORE INTO store_meta(id, schema_version) VALUES ('store', :version)"
+
+    @cached_property
+    def register_location(self) -> str:
+        return (
+            "INSERT OR IGNORE INTO registered_location(target, added_at, branch, discovery_glob) "
+            "VALUES (:target, :at, :branch, :discovery_glob)"
+        )
+
+    @cached_property
+    def unregister_location(self) -> str:
+        return "DELETE FROM registered_location WHERE target = :target"
+
+    # --- reads used by the sync ----------------------------------------------------------------------------
+
+    @cached_property
+    def source_state(self) -> str:
+        return "SELECT ref, hash, state, location FROM entity WHERE source = :source"
+
+    @cached_property
+    def claims(self) -> str:
+        return "SELECT e.ref, e.source, e.state FROM json_each(:refs) j JOIN entity e ON e.ref = j.value"
+
+    @cached_property
+    def event_subjects(self) -> str:
+        return (
+            "SELECT e.ref, e.kind, e.namespace, e.owner, e.system, e.location, e.version_starts "
+            "FROM json_each(:refs) j JOIN entity e ON e.ref = j.value"
+        )
+
+    @cached_property
+    def documents(self) -> str:
+        return "SELECT e.ref, e.document FROM json_each(:refs) j JOIN entity e ON e.ref = j.value"
+
+    @cached_property
+    def registered_locations(self) -> str:
+        return "SELECT target, added_at, branch, discovery_glob FROM registered_location ORDER BY target"
+
+    # --- reads used by the API -----------------------------------------------------------------------------
+
+    @cached_property
+    def entities_by_ref(self) -> str:
+        return (
+            f"SELECT {ENTITY_COLUMNS_SQL} FROM json_each(:refs) j JOIN entity e ON e.ref = j.value "
+            f"WHERE e.state = '{PRESENT}'"
+        )
+
+    @cached_property
+    def version_starts(self) -> str:
+        return "SELECT e.ref, e.version_starts FROM json_each(:refs) j JOIN entity e ON e.ref = j.value"
+
+    def entities_at(self, as_of: int) -> str:
+        """Each ref's version that began last at or before `as_of`, kept if it had not ended by then: one
+        descending probe of the `(ref, valid_from)` index per ref."""
+        t = int(as_of)
+        latest = (
+            "SELECT id FROM entity_version WHERE ref = j.value AND valid_from <= "
+            f"{t} ORDER BY valid_from DESC LIMIT 1"
+        )
+        return (
+            f"SELECT {VERSION_ENTITY_COLUMNS} FROM json_each(:refs) j JOIN entity_version e ON e.id = ({latest}) "
+            f"WHERE e.valid_to IS NULL OR e.valid_to > {t}"
+        )
+
+    def _from(self, active: tuple[str, ...], as_of: int | None, *, paged: bool) -> str:
+        """`FROM ... WHERE ...` binding `e` to the present entities (or the versions valid at `as_of`) that
+        match the filters."""
+        if as_of is None:
+            conditions = [f"e.state = '{PRESENT}'", *(PRESENT_CONDITIONS[name] for name in active)]
+            table = "entity"
+        else:
+            conditions = [_valid_at("e", as_of), *(VERSION_CONDITIONS[name] for name in active)]
+            table = "entity_version"
+        if paged:
+            conditions.append("e.ref > :after")
+        return f"FROM {table} e WHERE {' AND '.join(conditions)}"
+
+    def find_entities(self, active: tuple[str, ...], as_of: int | None = None) -> str:
+        columns = ENTITY_COLUMNS_SQL if as_of is None else VERSION_ENTITY_COLUMNS
+        return f"SELECT {columns} {self._from(active, as_of, paged=True)} ORDER BY e.ref LIMIT :limit"
+
+    def count_entities(self, active: tuple[str, ...], as_of: int | None = None) -> str:
+        return f"SELECT count(*) {self._from(active, as_of, paged=False)}"
+
+    def facet(self, field: str, active: tuple[str, ...], as_of: int | None = None) -> str:
+        source = self._from(active, as_of, paged=False)
+        if field == "tag":
+            table = "entity_tag" if as_of is None else "version_tag"
+            key = "ref" if as_of is None else "id"
+            return (
+                f"SELECT t.tag AS value, count(*) AS n FROM {table} t WHERE t.key IN (SELECT e.{key} {source}) "
+                "GROUP BY t.tag ORDER BY n DESC, value"
+            )
+        return (
+            f"SELECT e.{field} AS value, count(*) AS n {source} AND e.{field} IS NOT NULL "
+            f"GROUP BY e.{field} ORDER BY n DESC, value"
+        )
+
+    def _start(self, batched: bool) -> str:
+        return "json_each(:refs) j" if batched else "(SELECT :ref AS value) j"
+
+    def relations(self, direction: str, at: bool = False, batched: bool = True) -> str:
+        """Relation edges of entities, one direction: (entity, label, other end)."""
+        near, far = ("src", "dst") if direction == "out" else ("dst", "src")
+        return (
+            f"SELECT x.{near}, x.type, x.{far} FROM {self._start(batched)} JOIN edge x ON x.{near} = j.value "
+            f"WHERE {valid('x', at)}"
+        )
+
+    def neighbours(self, label: str, direction: str, at: bool = False, batched: bool = True) -> str:
+        near, far = ("src", "dst") if direction == "out" else ("dst", "src")
+        return (
+            f"SELECT DISTINCT x.{near}, x.{far} FROM {self._start(batched)} JOIN edge x ON x.{near} = j.value "
+            f"AND x.type = '{label}' WHERE {valid('x', at)}"
+        )
+
+    def reachable(self, label: str, direction: str, depth: int, at: bool = False) -> str:
+        """Everything within `depth` hops with its breadth-first distance, nearest first: a recursive CTE.
+        `UNION` drops repeated (ref, distance) pairs, so a cycle stops at the depth bound."""
+        near, far = ("src", "dst") if direction == "out" else ("dst", "src")
+        return (
+            "WITH RECURSIVE r(ref, d) AS (SELECT :ref, 0 UNION "
+            f"SELECT x.{far}, r.d + 1 FROM r JOIN edge x ON x.{near} = r.ref AND x.type = '{label}' "
+            f"AND {valid('x', at)} WHERE r.d < {int(depth)}) "
+            "SELECT ref, min(d) AS d FROM r WHERE ref <> :ref GROUP BY ref ORDER BY d, ref"
+        )
+
+    def dump(self, name: str) -> tuple[str, tuple[str, ...]]:
+        """Every row of one table (see `DUMP_TABLES`) in key order, and the column names."""
+        if name == "edges":
+            order = "src, type, dst, origin, valid_from"
+            return f"SELECT {', '.join(EDGE_DUMP_COLUMNS)} FROM edge ORDER BY {order}", EDGE_DUMP_COLUMNS
+        table = DUMP_TABLES[name]
+        columns = tuple(c.name for c in table.columns)
+        return f"SELECT {', '.join(columns)} FROM {TABLE_NAMES[table.label]} ORDER BY {table.key}", columns
+
+    @cached_property
+    def version_census(self) -> str:
+        """(entities with versions, fewest and most versions of one, fewest and most open, all versions)."""
+        return (
+            "SELECT count(*), min(n), max(n), min(open), max(open), sum(n) FROM (SELECT count(*) AS n, "
+            "sum(valid_to IS NULL) AS open FROM entity_version GROUP BY ref)"
+        )
+
+    # --- reads for time travel -------------------------------------------------------------------------------
+
+    @cached_property
+    def versions_of(self) -> str:
+        return f"SELECT {VERSION_COLUMNS_SQL} FROM entity_version v WHERE v.ref = :ref ORDER BY v.valid_from DESC"
+
+    @cached_property
+    def version_documents(self) -> str:
+        return "SELECT v.id, v.document FROM json_each(:ids) j JOIN entity_version v ON v.id = j.value"
+
+    @cached_property
+    def change_batches(self) -> str:
+        return "SELECT id, at, size FROM change_batch WHERE at >= :since AND at < :until ORDER BY at, id"
+
+    @cached_property
+    def change_events_by_id(self) -> str:
+        columns = ", ".join(f"c.{f}" for f in CHANGE_EVENT_FIELDS)
+        return f"SELECT c.id, {columns} FROM json_each(:ids) j JOIN change_event c ON c.id = j.value"
+
+    def change_event_keys(self, active: tuple[str, ...]) -> str:
+        conditions = ["c.at >= :since", "c.at < :until", *(f"c.{name} = :{name}" for name in active)]
+        return (
+            f"SELECT c.batch, c.ordinal FROM change_event c WHERE {' AND '.join(conditions)} "
+            "ORDER BY c.at, c.batch, c.ordinal LIMIT :limit"
+        )
+
+    @cached_property
+    def versions_at(self) -> str:
+        return f"SELECT e.ref, e.id FROM entity_version e WHERE {valid('e', True)}"
+
+    @cached_property
+    def edges_at(self) -> str:
+        return f"SELECT x.src, x.type, x.dst FROM edge x WHERE {valid('x', True)}"
+
+    @cached_property
+    def owner_edges_of(self) -> str:
+        return (
+            "SELECT x.dst, x.valid_from, x.valid_to, x.source, x.sync_run, x.commit_sha, x.commit_author "
+            "FROM edge x WHERE x.src = :ref AND x.type = 'OWNED_BY' AND x.origin = :ref ORDER BY x.valid_from"
+        )
+
+    @cached_property
+    def owner_edges_between(self) -> str:
+        return (
+            "SELECT x.src, x.dst, x.valid_from, x.valid_to FROM edge x WHERE x.type = 'OWNED_BY' "
+            "AND x.origin = x.src AND x.valid_from < :until AND (x.valid_to IS NULL OR x.valid_to > :since)"
+        )
+
+    def lifetimes_between(self, active: tuple[str, ...], by_ref: bool = False) -> str:
+        conditions = ["e.valid_from < :until", "(e.valid_to IS NULL OR e.valid_to > :since)"]
+        conditions += [VERSION_CONDITIONS[name] for name in active]
+        if by_ref:
+            conditions.append("e.ref IN (SELECT value FROM json_each(:refs))")
+        return f"SELECT e.ref, e.valid_from, e.valid_to FROM entity_version e WHERE {' AND '.join(conditions)}"
+
+    @cached_property
+    def sync_runs(self) -> str:
+        return f"SELECT {', '.join(SYNC_RUN_FIELDS)} FROM sync_run ORDER BY started_at DESC LIMIT :limit"
+
+    @cached_property
+    def latest_commit(self) -> str:
+        """Only syncs that committed: a run still `running`, `interrupted` or `failed` wrote nothing."""
+        return (
+            "SELECT commit_sha, started_at FROM sync_run WHERE source = :source AND commit_sha IS NOT NULL "
+            "AND status IN ('completed', 'completed_with_errors') ORDER BY started_at DESC LIMIT 1"
+        )
+
+    @cached_property
+    def latest_runs(self) -> str:
+        return "SELECT source, max(started_at) FROM sync_run GROUP BY source"
+
+    def errors(self, active: tuple[str, ...]) -> str:
+        conditions = {
+            "sync_runs": "sync_run IN (SELECT value FROM json_each(:sync_runs))",
+            "location": "location = :location",
+            "entity_ref": "entity_ref = :entity_ref",
+        }
+        where = " AND ".join(conditions[name] for name in active) or "1"
+        return f"SELECT {', '.join(SYNC_ERROR_FIELDS)} FROM sync_error WHERE {where} ORDER BY at DESC, id LIMIT :limit"
+
+    @cached_property
+    def latest_run_ids(self) -> str:
+        return (
+            "SELECT s.id FROM sync_run s JOIN (SELECT source, max(started_at) AS at FROM sync_run GROUP BY source) m "
+            "ON s.source = m.source AND s.started_at = m.at"
+        )
+

@@ -1,0 +1,255 @@
+"""The embedded default: SQLite (Python's standard library) in one file of the store directory.
+
+Why SQLite: WAL mode gives every reader one consistent snapshot while the single writer commits, and a
+committed transaction survives `kill -9` of the process (../shared/docs/sqlite-store.md). The rules kept here:
+
+- One writer connection, behind a lock; a write transaction starts with `BEGIN IMMEDIATE` and holds the
+  whole of what it writes (a sync: versions, edges, events, errors, digests, its run record), so a reader
+  sees the catalog before it or after it, never between. Reads made on the writing thread while its
+  transaction is open go to the writer connection, so the sync reads what it has written so far.
+- Readers use connections of their own (one per thread, or one per `snapshot()`), in autocommit mode: a
+  plain `read` is one statement and so one snapshot; `snapshot()` holds one read transaction open, so every
+  read of a GraphQL request sees the same state.
+- Foreign keys on (deferred to commit), a busy timeout, `synchronous=NORMAL` (durable against a process
+  crash; a power loss may lose the last commits but never corrupts the file).
+- One process owns the store directory (an exclusive `flock`), so that a sync run still `running` when the
+  store is opened can only be one whose process died: `GraphStore` marks it `interrupted`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from graphsvc.store.backend import Insert, Operation
+from graphsvc.store.errors import StoreError, StoreLockedError
+from graphsvc.store.sql import SqlStatements, insert_columns, insert_statement, schema_statements
+
+DATABASE_FILE = "catalog.sqlite"
+LOCK_FILE = "store.lock"
+OWNER_FILE = "owner.json"
+LADYBUG_FILE = "catalog.lbdb"
+BUSY_TIMEOUT_MS = 30_000
+CACHE_KIB = 256 * 1024
+"""Page cache per connection (SQLite shares nothing between connections); 256 MiB holds a 100k-entity store."""
+
+
+class SqliteBackend:
+    statements = SqlStatements()
+    batched_key_lookups = True
+    """`json_each(:refs) JOIN entity ON ref = value` is one primary-key probe per ref."""
+    exclusive = True
+    """One process owns the store, so a sync run left `running` is one whose process died."""
+    name = "sqlite"
+
+    def __init__(self, store_dir: str | Path) -> None:
+        self.store_dir = Path(store_dir)
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        if (self.store_dir / LADYBUG_FILE).exists():
+            raise StoreError(
+                f"the store {self.store_dir} was written by LadybugDB, the embedded engine of earlier versions of "
+                "catalog-graph; this version keeps its store in SQLite and cannot read it. Ingest your sources "
+                "again into a new store (--store DIR, or remove this directory)."
+            )
+        self.path = self.store_dir / DATABASE_FILE
+        self._lock_file = self._take_lock()
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._writer = self._connect()
+        self._writer.execute("PRAGMA journal_mode=WAL")
+
+    def _take_lock(self) -> Any:
+        handle = open(self.store_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the backend's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StoreLockedError(_locked_message(self.store_dir)) from None
+        return handle
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+            for pragma in (
+                f"busy_timeout={BUSY_TIMEOUT_MS}",
+                "synchronous=NORMAL",
+                "foreign_keys=ON",
+                f"cache_size=-{CACHE_KIB}",
+                "temp_store=MEMORY",
+            ):
+                connection.execute(f"PRAGMA {pragma}")
+        except sqlite3.Error as error:
+            raise StoreError(f"could not open the store {self.path}: {error}") from error
+        with self._pool_lock:
+            self._connections.append(connection)
+        return connection
+
+    # --- reads ---------------------------------------------------------------------------------------------
+
+    def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """One statement on this thread's open write transaction if there is one, else on its reader."""
+        connection = getattr(self._local, "transaction", None) or self._reader()
+        return _run(connection, query, parameters)
+
+    def _reader(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "reader", None)
+        if connection is None:
+            connection = self._local.reader = self._connect()
+        return connection
+
+    @contextmanager
+    def snapshot(self) -> Iterator[SnapshotBackend]:
+        """A read transaction: every read through the yielded backend sees the same committed state."""
+        with self._pool_lock:
+            connection = self._idle.pop() if self._idle else None
+        connection = connection or self._connect()
+        connection.execute("BEGIN")
+        try:
+            yield SnapshotBackend(self, connection)
+        finally:
+            connection.execute("COMMIT")
+            with self._pool_lock:
+                self._idle.append(connection)
+
+    # --- writes --------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction for everything written (and read) on this thread inside the block. Nested
+        blocks join the outer one; the outermost commits, or rolls back on any exception."""
+        if getattr(self._local, "transaction", None) is not None:
+            yield
+            return
+        with self._write_lock:
+            connection = self._writer
+            connection.execute("BEGIN IMMEDIATE")
+            self._local.transaction = connection
+            try:
+                yield
+                connection.execute("COMMIT")
+            except BaseException as error:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise StoreError(f"the write was rolled back: {error}") from error
+                raise
+            finally:
+                self._local.transaction = None
+
+    def write(self, operations: Sequence[Operation]) -> None:
+        with self.transaction():
+            connection = self._local.transaction
+            for operation in operations:
+                if isinstance(operation, Insert):
+                    _insert(connection, operation)
+                else:
+                    _execute(connection, *operation)
+
+    def write_schema(self, statements: Sequence[str]) -> None:
+        with self.transaction():
+            for statement in statements:
+                self._writer.execute(statement)
+
+    def checkpoint(self) -> None:
+        with self._write_lock:
+            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def schema_statements(self) -> list[str]:
+        return schema_statements()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+            self._idle.clear()
+        self._local = threading.local()
+        self._lock_file.close()
+
+    # --- which process owns the store --------------------------------------------------------------------
+
+    def claim_ownership(self, url: str | None) -> None:
+        """Tell other processes who holds the store, so their error can name the service to use instead."""
+        owner = {"pid": os.getpid(), "url": url, "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (self.store_dir / OWNER_FILE).write_text(json.dumps(owner))
+
+    def release_ownership(self) -> None:
+        (self.store_dir / OWNER_FILE).unlink(missing_ok=True)
+
+
+class SnapshotBackend:
+    """The backend as one read transaction sees it: reads on its connection, everything else as the store's."""
+
+    def __init__(self, parent: SqliteBackend, connection: sqlite3.Connection) -> None:
+        self._parent = parent
+        self._connection = connection
+        self._lock = threading.Lock()  # a request's resolvers may read from several threads
+
+    def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return _run(self._connection, query, parameters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parent, name)
+
+
+def _bind(parameters: dict[str, Any]) -> dict[str, Any]:
+    """SQLite binds scalars only: lists and maps travel as JSON text (read back with `json_each`)."""
+    return {k: json.dumps(v) if isinstance(v, list | tuple | dict) else v for k, v in parameters.items()}
+
+
+def _value(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, list | tuple | dict) else value
+
+
+def _run(connection: sqlite3.Connection, query: str, parameters: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+    try:
+        return connection.execute(query, _bind(parameters or {})).fetchall()
+    except sqlite3.Error as error:
+        raise StoreError(f"store read failed: {error}") from error
+
+
+def _execute(connection: sqlite3.Connection, query: str, parameters: dict[str, Any]) -> None:
+    """A statement with `rows` runs once per row, the row's keys (and the other parameters) bound by name."""
+    rows = parameters.get("rows")
+    if rows is None:
+        connection.execute(query, _bind(parameters))
+        return
+    shared = {k: v for k, v in parameters.items() if k != "rows"}
+    connection.executemany(query, (_bind({**shared, **row}) for row in rows))
+
+
+def _insert(connection: sqlite3.Connection, insert: Insert) -> None:
+    statement = insert_statement(insert.table)
+    if statement is None:
+        return  # the version edge: in SQL the version's `ref` column is that edge
+    columns = insert_columns(insert.table)
+    connection.executemany(statement, ([_value(row.get(c)) for c in columns] for row in insert.rows))
+
+
+def _locked_message(store_dir: Path) -> str:
+    owner_file = store_dir / OWNER_FILE
+    holder = "another process"
+    hint = "stop it, or send this command through its API with --url"
+    try:
+        owner = json.loads(owner_file.read_text())
+        holder = f"process {owner.get('pid')}"
+        if owner.get("url"):
+            holder = f"the catalog service at {owner['url']} (pid {owner.get('pid')})"
+            hint = f"rerun with --url {owner['url']} to go through it, or stop it first"
+    except (OSError, ValueError):
+        pass
+    return f"the store {store_dir} is in use by {holder}; only one process may open it: {hint}"
