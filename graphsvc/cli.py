@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     query.add_argument("--url", help="query a running service instead of opening the store")
 
+    command("check", "Verify the store's invariants; print what is wrong and exit 1 if anything is.", _check)
     command("export-schema", "Print the GraphQL schema (SDL).", _export_schema, store=False)
     return parser
 
@@ -327,6 +328,32 @@ def _post(url: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 def _print_json(result: dict[str, Any]) -> None:
     print(json.dumps(result, indent=2, default=str))
+
+
+# --- check -------------------------------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    from graphsvc.store import open_store
+
+    settings = _settings(args)
+    store = open_store(settings)
+    try:
+        violations = store.check()
+        census = store.version_census()
+        rules = len(store.statements.invariants)
+    finally:
+        store.close()
+    for violation in violations:
+        print(f"FAILED {violation.rule}: {violation.count} rows", file=sys.stderr)
+        for sample in violation.samples:
+            print(f"  {' | '.join(str(v) for v in sample)}", file=sys.stderr)
+    where = _describe(settings)
+    if violations:
+        print(f"catalog: {where}: {len(violations)} of {rules} invariants do not hold", file=sys.stderr)
+        return EXIT_ERRORS
+    print(f"{where}: all {rules} invariants hold ({census[0]} entities with versions, {census[5] or 0} versions)")
+    return EXIT_OK
 
 
 # --- export-schema -----------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ graph as it was at that instant all the way down.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +27,22 @@ class Context:
     _entity_loaders: dict[int | None, DataLoader[str, EntityRecord | None]] = field(default_factory=dict)
     _relation_loaders: dict[int | None, DataLoader[str, list[RelationRow]]] = field(default_factory=dict)
     _version_loader: DataLoader[str, dict[str, Any] | None] | None = None
+    _snapshot: GraphStore | None = None
 
     @property
     def store(self) -> GraphStore:
-        return self.service.store
+        """The store as this request sees it: its read snapshot while a query executes."""
+        return self._snapshot or self.service.store
+
+    @contextmanager
+    def begin_snapshot(self) -> Iterator[None]:
+        """Hold one read transaction for the rest of the execution (see `graphsvc.api.read_snapshot`)."""
+        with self.service.store.snapshot() as store:
+            self._snapshot = store
+            try:
+                yield
+            finally:
+                self._snapshot = None
 
     def entities(self, as_of: int | None) -> DataLoader[str, EntityRecord | None]:
         """Entities by ref as they were at `as_of` (None: now)."""

@@ -22,6 +22,7 @@ from strawberry.types import Info
 
 from graphsvc.api.entities import ENTITY_TYPES, MAX_DEPTH, CustomEntity, Entity, Relation, to_entity
 from graphsvc.api.errors import bad_input
+from graphsvc.api.read_snapshot import ReadSnapshot
 from graphsvc.api.time_travel import (
     ChangeEventConnection,
     GraphDiff,
@@ -443,6 +444,7 @@ def build_schema() -> strawberry.Schema:
             lambda: AddValidationRules(LIMIT_RULES),
             lambda: ParserCache(maxsize=1000),
             lambda: ValidationCache(maxsize=1000),
+            ReadSnapshot,
         ],
     )
 

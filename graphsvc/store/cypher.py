@@ -499,6 +499,46 @@ class Statements:
             "RETURN count(e), min(n), max(n), min(open), max(open), sum(n)"
         )
 
+    @cached_property
+    def invariants(self) -> list[tuple[str, str]]:
+        """(what must hold, a statement answering the rows that break it): see `GraphStore.check`."""
+        return [
+            (
+                "each present entity has exactly one open version",
+                f"MATCH (e:Entity) WHERE e.state = '{PRESENT}' OPTIONAL MATCH (e)-[:{VERSION_EDGE}]->(v:EntityVersion) "
+                "WHERE v.valid_to IS NULL WITH e, count(v) AS n WHERE n <> 1 RETURN e.ref, n",
+            ),
+            (
+                "no entity that is not present has an open version",
+                f"MATCH (e:Entity)-[:{VERSION_EDGE}]->(v:EntityVersion) WHERE e.state <> '{PRESENT}' "
+                "AND v.valid_to IS NULL RETURN e.ref, e.state",
+            ),
+            (
+                "a present entity's columns are those of its open version",
+                f"MATCH (e:Entity)-[:{VERSION_EDGE}]->(v:EntityVersion) WHERE e.state = '{PRESENT}' "
+                "AND v.valid_to IS NULL AND (e.document <> v.document OR e.hash <> v.hash) RETURN e.ref",
+            ),
+            (
+                "no two open edges have the same source, type, target and origin",
+                f"MATCH (a:Entity)-[x:{RELATION_LABELS}]->(b:Entity) WHERE x.valid_to IS NULL "
+                "WITH a.ref AS src, type(x) AS type, b.ref AS dst, x.origin AS origin, count(*) AS n WHERE n > 1 "
+                "RETURN src, type, dst, origin, n",
+            ),
+            (
+                "an open edge's origin is a present entity",
+                f"MATCH (a:Entity)-[x:{RELATION_LABELS}]->(b:Entity) WHERE x.valid_to IS NULL "
+                "OPTIONAL MATCH (o:Entity {ref: x.origin}) "
+                f"WITH a, x, b, o WHERE o IS NULL OR o.state <> '{PRESENT}' "
+                "RETURN a.ref, type(x), b.ref, x.origin",
+            ),
+            (
+                "every change event points at existing versions",
+                "MATCH (c:ChangeEvent) WHERE (c.version IS NOT NULL AND NOT EXISTS { MATCH (v:EntityVersion "
+                "{id: c.version}) }) OR (c.previous IS NOT NULL AND NOT EXISTS { MATCH (v:EntityVersion "
+                "{id: c.previous}) }) RETURN c.id",
+            ),
+        ]
+
     # --- reads for time travel: history, changes, graph diffs, ownership --------------------------------------
 
     @cached_property
@@ -662,6 +702,8 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     for name in (*DUMP_TABLES, "edges"):
         out.append((statements.dump(name)[0], ()))
     out.append((statements.version_census, ()))
+    for _, statement in statements.invariants:
+        out.append((statement, ()))
     out.append((statements.registered_locations, ()))
     out.append((statements.schema_version, ()))
     out.append((statements.set_schema_version, ("version",)))

@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from graphsvc.model import REVERSE_RELATION
@@ -27,6 +28,16 @@ from graphsvc.store.records import (
 )
 from graphsvc.store.schema import FORWARD_TYPES, SCHEMA_VERSION, SOURCE_FILE
 from graphsvc.timestamps import now_micros
+
+
+@dataclass(frozen=True)
+class Violation:
+    """An invariant of the store that does not hold: how many rows break it, and some of them."""
+
+    rule: str
+    count: int
+    samples: list[tuple[Any, ...]]
+
 
 MAX_PAGE = 1000
 """The largest page a caller may ask for; the store reads one row more, so that it can tell another follows."""
@@ -299,6 +310,15 @@ class GraphStore:
             {c: (_as_list(v) if c in lists and v is not None else v) for c, v in zip(columns, row, strict=True)}
             for row in self.backend.read(statement)
         ]
+
+    def check(self, samples: int = 20) -> list[Violation]:
+        """The store's invariants that do not hold, each with up to `samples` of the rows that break it."""
+        found = []
+        for rule, statement in self.statements.invariants:
+            rows = self.backend.read(statement)
+            if rows:
+                found.append(Violation(rule, len(rows), [tuple(row) for row in rows[:samples]]))
+        return found
 
     def version_census(self) -> tuple[int, ...]:
         """(entities with versions, fewest and most versions of one, fewest and most open, all versions)."""

@@ -86,6 +86,11 @@ VERSION_ENTITY_COLUMNS = (
     .replace("e.created_at", "e.valid_from")
     .replace("e.updated_at", "e.valid_to")
 )
+VERSIONED_ENTITY_COLUMNS = (
+    "document", "hash", "kind", "namespace", "name", "title", "description", "type", "lifecycle", "owner", "system",
+    "domain", "tags", "search",
+)  # fmt: skip
+"""The entity columns that are copies of its open version's (its location may move without a new version)."""
 VERSION_COLUMNS_SQL = ", ".join(f"v.{f}" for f in VERSION_FIELDS)
 
 
@@ -417,6 +422,63 @@ class SqlStatements:
             "SELECT count(*), min(n), max(n), min(open), max(open), sum(n) FROM (SELECT count(*) AS n, "
             "sum(valid_to IS NULL) AS open FROM entity_version GROUP BY ref)"
         )
+
+    @cached_property
+    def invariants(self) -> list[tuple[str, str]]:
+        """(what must hold, a statement answering the rows that break it): see `GraphStore.check`."""
+        same = " OR ".join(f"e.{c} IS NOT v.{c}" for c in VERSIONED_ENTITY_COLUMNS)
+        return [
+            (
+                "each present entity has exactly one open version",
+                "SELECT e.ref, count(v.id) FROM entity e LEFT JOIN entity_version v ON v.ref = e.ref "
+                f"AND v.valid_to IS NULL WHERE e.state = '{PRESENT}' GROUP BY e.ref HAVING count(v.id) <> 1",
+            ),
+            (
+                "no entity that is not present has an open version",
+                f"SELECT e.ref, e.state FROM entity e JOIN entity_version v ON v.ref = e.ref AND v.valid_to IS NULL "
+                f"WHERE e.state <> '{PRESENT}'",
+            ),
+            (
+                "a present entity's columns are those of its open version",
+                f"SELECT e.ref FROM entity e JOIN entity_version v ON v.ref = e.ref AND v.valid_to IS NULL "
+                f"WHERE e.state = '{PRESENT}' AND ({same})",
+            ),
+            (
+                "an entity's versions follow one another without overlapping, and only the last is open",
+                "SELECT ref, valid_from, valid_to, next FROM (SELECT ref, valid_from, valid_to, lead(valid_from) "
+                "OVER (PARTITION BY ref ORDER BY valid_from) AS next FROM entity_version) "
+                "WHERE (valid_to IS NOT NULL AND valid_to < valid_from) OR (next IS NOT NULL AND "
+                "(valid_to IS NULL OR valid_to > next))",
+            ),
+            (
+                "an entity's version starts list the starts of its versions",
+                "SELECT e.ref FROM entity e WHERE json_extract(coalesce(e.version_starts, '[]'), '$[#-1]') IS NOT "
+                "(SELECT max(valid_from) FROM entity_version v WHERE v.ref = e.ref)",
+            ),
+            (
+                "no two open edges have the same source, type, target and origin",
+                "SELECT src, type, dst, origin, count(*) FROM edge WHERE valid_to IS NULL "
+                "GROUP BY src, type, dst, origin HAVING count(*) > 1",
+            ),
+            (
+                "an open edge's origin is a present entity",
+                "SELECT x.src, x.type, x.dst, x.origin FROM edge x LEFT JOIN entity e ON e.ref = x.origin "
+                f"WHERE x.valid_to IS NULL AND (e.ref IS NULL OR e.state <> '{PRESENT}')",
+            ),
+            (
+                "every change event points at existing versions",
+                "SELECT c.id FROM change_event c WHERE (c.version IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+                "entity_version v WHERE v.id = c.version)) OR (c.previous IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+                "entity_version v WHERE v.id = c.previous))",
+            ),
+            (
+                "each change batch holds as many events as its size says",
+                "SELECT b.id, b.size, coalesce(c.n, 0) FROM change_batch b LEFT JOIN (SELECT batch, count(*) AS n "
+                "FROM change_event GROUP BY batch) c ON c.batch = b.id WHERE coalesce(c.n, 0) <> b.size",
+            ),
+            ("every foreign key points at an existing row", "PRAGMA foreign_key_check"),
+            ("the database file is intact", "SELECT * FROM pragma_quick_check WHERE quick_check <> 'ok'"),
+        ]
 
     # --- reads for time travel -------------------------------------------------------------------------------
 

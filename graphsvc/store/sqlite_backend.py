@@ -117,6 +117,7 @@ class SqliteBackend:
             connection = self._idle.pop() if self._idle else None
         connection = connection or self._connect()
         connection.execute("BEGIN")
+        connection.execute("SELECT 1 FROM store_meta LIMIT 1").fetchall()  # the snapshot is taken at a first read
         try:
             yield SnapshotBackend(self, connection)
         finally:

@@ -1,0 +1,25 @@
+"""Each GraphQL query reads one state of the catalog: every field of one response sees the same snapshot.
+
+Without it every field is a separate read, and a sync committing in between shows a response in which an
+entity is updated but its old relations are still there. The snapshot opens when a query's execution
+starts (its operation type is known by then) and closes when the execution ends. A mutation gets none: its
+result must show what it has just written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+
+class ReadSnapshot(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        begin = getattr(context, "begin_snapshot", None)
+        if begin is None or self.execution_context.operation_type is not OperationType.QUERY:
+            yield
+            return
+        with begin():
+            yield
