@@ -8,7 +8,7 @@ Each method or property has the name and the row shape of its Cypher twin in `cy
   parameters: the plain `UPDATE ... WHERE key = :key` form, which SQLite runs as one B-tree lookup per row.
 - The relation edges of every type live in one table `edge` with a `type` column (the Cypher label); the
   version edge is the `entity_version.ref` column (a foreign key), so inserting it is a no-op.
-- Tags live in `entity_tag` / `version_tag` (kept by triggers), so a tag filter is an index lookup.
+- Tags live in `entity_tag` / `version_tag` (written with their rows), so a tag filter is an index lookup.
 
 Filter columns are indexed (`(column, ref)`, so a filtered page is read in ref order from the index and
 never sorted), edges by source and by target with their type and validity, versions by ref and start.
@@ -167,20 +167,31 @@ def schema_statements() -> list[str]:
     return statements
 
 
+TAG_TABLES = {"entity": ("entity_tag", "ref"), "entity_version": ("version_tag", "id")}
+"""Tables of (tag, row key): a tag filter is an index lookup, not a scan of JSON lists. Rows inserted with
+their entity or version (`tag_rows`); an update that changes an entity's tags re-tags it by trigger."""
+
+
 def _tag_tables(table: str, key: str) -> list[str]:
-    """A table of (row key, tag) kept by triggers, so that `tag = ?` is an index lookup, not a JSON scan."""
-    tags = "entity_tag" if table == "entity" else "version_tag"
-    fill = f"INSERT INTO {tags}(tag, key) SELECT DISTINCT value, new.{key} FROM json_each(new.tags)"
+    tags = TAG_TABLES[table][0]
     return [
         f"CREATE TABLE IF NOT EXISTS {tags}(tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key)) "
         "WITHOUT ROWID",
         f"CREATE INDEX IF NOT EXISTS {tags}_key ON {tags}(key)",
-        f"CREATE TRIGGER IF NOT EXISTS {tags}_insert AFTER INSERT ON {table} WHEN new.tags IS NOT NULL "
-        f"BEGIN {fill}; END",
         f"CREATE TRIGGER IF NOT EXISTS {tags}_update AFTER UPDATE OF tags ON {table} "
         f"WHEN old.tags IS NOT new.tags BEGIN DELETE FROM {tags} WHERE key = old.{key}; "
         f"INSERT INTO {tags}(tag, key) SELECT DISTINCT value, new.{key} FROM json_each(coalesce(new.tags, '[]')); END",
     ]
+
+
+def tag_rows(table: NodeTable | EdgeTable, rows: list[dict]) -> tuple[str, list[tuple[str, str]]] | None:
+    """The statement and the (tag, key) rows to insert with new rows of `table`, if it has tags."""
+    name = table_name(table)
+    if name not in TAG_TABLES:
+        return None
+    tags, key = TAG_TABLES[name]
+    pairs = [(tag, row[key]) for row in rows for tag in dict.fromkeys(row.get("tags") or ())]
+    return f"INSERT INTO {tags}(tag, key) VALUES (?, ?)", pairs
 
 
 def _conditions(variable: str, tag_table: str, key: str) -> dict[str, str]:

@@ -31,7 +31,7 @@ from typing import Any
 
 from graphsvc.store.backend import Insert, Operation
 from graphsvc.store.errors import StoreError, StoreLockedError
-from graphsvc.store.sql import SqlStatements, insert_columns, insert_statement, schema_statements
+from graphsvc.store.sql import SqlStatements, insert_columns, insert_statement, schema_statements, tag_rows
 
 DATABASE_FILE = "catalog.sqlite"
 LOCK_FILE = "store.lock"
@@ -238,7 +238,15 @@ def _insert(connection: sqlite3.Connection, insert: Insert) -> None:
     if statement is None:
         return  # the version edge: in SQL the version's `ref` column is that edge
     columns = insert_columns(insert.table)
-    connection.executemany(statement, ([_value(row.get(c)) for c in columns] for row in insert.rows))
+    lists = [c.name for c in insert.table.columns if c.type.endswith("[]")]
+    if lists:  # only list columns need encoding: the rest bind as they are
+        rows = [{**row, **{c: _value(row.get(c)) for c in lists}} for row in insert.rows]
+    else:
+        rows = insert.rows
+    connection.executemany(statement, [[row.get(c) for c in columns] for row in rows])
+    tags = tag_rows(insert.table, insert.rows)
+    if tags:
+        connection.executemany(*tags)
 
 
 def _locked_message(store_dir: Path) -> str:

@@ -266,3 +266,21 @@ def test_a_store_from_before_schema_versions_is_refused_not_stamped(store: Graph
     with pytest.raises(StoreError, match="before store schema versions"):
         GraphStore(store.backend)
     assert store.backend.read(store.statements.schema_version) == []
+
+
+def test_a_tag_filter_follows_the_tags_of_each_version(store: GraphStore) -> None:
+    tagged = {"tags": ["java", "payments"]}
+    sync_source(store, source((A, [{**component("web"), "metadata": {"name": "web", **tagged}}])), source="s1", at=T0)
+    retagged = {"tags": ["kotlin", "payments"]}
+    sync_source(store, source((A, [{**component("web"), "metadata": {"name": "web", **retagged}}])), source="s1", at=T1)
+
+    def tagged_with(tag: str, as_of: int | None = None) -> list[str]:
+        return [e.ref for e in store.find_entities(EntityFilter(tag=tag), first=10, after=None, as_of=as_of)]
+
+    assert (tagged_with("java"), tagged_with("kotlin"), tagged_with("payments")) == (
+        [],
+        ["component:default/web"],
+        ["component:default/web"],
+    )
+    assert tagged_with("java", as_of=T0) == ["component:default/web"] and tagged_with("kotlin", as_of=T0) == []
+    assert store.facets("tag", EntityFilter()) == [("kotlin", 1), ("payments", 1)]
