@@ -59,6 +59,8 @@ def default_fetch(url: str, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = D
         raise FetchError(f"timed out after {timeout:g} s") from None
     except httpx.HTTPError as error:
         raise FetchError(str(error) or type(error).__name__) from None
+    except (httpx.InvalidURL, ValueError) as error:  # control characters, a bad port or host name (IDNA)
+        raise FetchError(f"not a valid URL: {error}") from None
     return decode_text(body, FetchError)
 
 

@@ -22,6 +22,8 @@ from ingestors.fetch import DEFAULT_TIMEOUT, Fetch, FetchError
 
 DEFAULT_DISCOVERY_GLOB = "**/catalog-info.yaml"
 URL_PREFIX = "url:"
+MAX_SHOWN_CHARACTERS = 200
+"""How much of a path or URL written in a file an error message repeats."""
 
 
 class SourceUnavailableError(Exception):
@@ -88,10 +90,14 @@ class CatalogFiles:
     def join(self, base: str, target: str) -> str:
         """The location `target` names when written in the file at `base`."""
         target = _strip_prefix(target)
+        _check_target(target)
         if is_url(target):
             return URL_PREFIX + target
         if base.startswith(URL_PREFIX):
-            return URL_PREFIX + urljoin(base[len(URL_PREFIX) :], target)
+            try:
+                return URL_PREFIX + urljoin(base[len(URL_PREFIX) :], target)
+            except ValueError as error:  # e.g. an unclosed `[` of an IPv6 address
+                raise TargetUnreadable(f"not a valid URL: {error}") from None
         return self._own_filesystem(base).join(base, target)
 
     def is_glob(self, base: str, target: str) -> bool:
@@ -103,7 +109,9 @@ class CatalogFiles:
         """Like `join`, but a glob becomes the files it matches."""
         if not self.is_glob(base, target):
             return [self.join(base, target)]
-        return self._own_filesystem(base).glob(base, _strip_prefix(target))
+        target = _strip_prefix(target)
+        _check_target(target)
+        return self._own_filesystem(base).glob(base, target)
 
     def read_text(self, location: str) -> str:
         if location.startswith(URL_PREFIX):
@@ -113,7 +121,7 @@ class CatalogFiles:
                 if error.not_found:
                     raise TargetNotFound(location, error.reason) from None
                 raise TargetUnreadable(error.reason) from None
-            except OSError as error:  # an injected fetch built on urllib or sockets
+            except (OSError, ValueError) as error:  # an injected fetch built on urllib or sockets
                 raise TargetUnreadable(str(error)) from None
         return self._own_filesystem(location).read_text(location)
 
@@ -121,6 +129,11 @@ class CatalogFiles:
         if self._filesystem is None or not self._filesystem.owns(location):
             raise TargetUnreadable(f"{location} is not part of this source")
         return self._filesystem
+
+
+def _check_target(target: str) -> None:
+    if "\0" in target:  # os functions raise ValueError for it, URLs cannot hold it
+        raise TargetUnreadable("a path or URL cannot hold a NUL character")
 
 
 def _strip_prefix(target: str) -> str:
@@ -138,8 +151,63 @@ def describe_failure(location: str, error: TargetNotFound | TargetUnreadable) ->
             return f"does not exist ({error.reason})" if error.reason else "does not exist"
         return f"could not fetch: {error.reason}"
     if isinstance(error, TargetNotFound):
-        return f"{location} does not exist"
-    return f"could not read {location}: {error.reason}"
+        return f"{shown(location)} does not exist"
+    return f"could not read {shown(location)}: {error.reason}"
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNDECODED = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: a byte that was not UTF-8, as `surrogateescape` decoding represents it."""
+
+
+def shown(text: str, limit: int = MAX_SHOWN_CHARACTERS) -> str:
+    """`text` (a path or URL from a file) fit for a message: control characters and bytes that are not
+    UTF-8 written as escapes, and cut short when it is absurdly long."""
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text)} characters)"
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def is_undecodable(text: str) -> bool:
+    """Whether `text` holds bytes that were not UTF-8 (a path listed from disk or git, a file's content)."""
+    return _UNDECODED.search(text) is not None
+
+
+def decode_file_text(data: bytes) -> str:
+    """A catalog file's text, from its bytes on disk or in git.
+
+    Bytes that are not UTF-8 are kept as lone surrogates (`surrogateescape`), so that the YAML reader can
+    reject the documents holding them and still read the others; a byte-order mark is kept too (the YAML
+    reader drops it; offsets stay those of the file). A file that is no text at all raises
+    `TargetUnreadable`: UTF-16, or not UTF-8 and holding NUL bytes (an image, an archive).
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise TargetUnreadable("UTF-16 text; catalog files must be UTF-8") from None
+        if b"\0" in data:
+            raise TargetUnreadable(f"binary file (not valid UTF-8 at byte {problem.start}, and NUL bytes)") from None
+        return data.decode("utf-8", "surrogateescape")
+
+
+def checked_text(text: str) -> str:
+    """File content to insert or parse whole (placeholders): text with no byte that is not UTF-8 and no NUL,
+    without its byte-order mark. Raises `TargetUnreadable`."""
+    found = _UNDECODED.search(text)
+    if found:
+        prefix = re.sub("[\udc80-\udcff]", "?", text[: found.start()])  # one byte each
+        raise TargetUnreadable(f"not valid UTF-8 at byte {len(prefix.encode('utf-8', 'surrogatepass'))}")
+    if "\0" in text:
+        raise TargetUnreadable("binary file (NUL bytes)")
+    return text.removeprefix("\ufeff")
 
 
 def split_glob(target: str) -> tuple[str, str]:

@@ -29,7 +29,7 @@ from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
 from ingestors.documents import ReadResult
-from ingestors.fetch import Fetch, decode_text, default_fetch
+from ingestors.fetch import Fetch, default_fetch
 from ingestors.filesystems import (
     DEFAULT_DISCOVERY_GLOB,
     CatalogFiles,
@@ -37,6 +37,8 @@ from ingestors.filesystems import (
     SourceUnavailableError,
     TargetNotFound,
     TargetUnreadable,
+    decode_file_text,
+    shown,
     split_glob,
 )
 from ingestors.locations import DEFAULT_LIMITS, ReadLimits, read_catalog
@@ -128,6 +130,8 @@ def _git(args: list[str], *, git_dir: Path | None = None, timeout: float = LOCAL
         raise GitCommandError(args, f"git {args[0]} did not finish within {timeout:g} s") from None
     except FileNotFoundError:
         raise GitCommandError(args, "the git command is not installed") from None
+    except ValueError:  # a NUL in a branch name or a path: no git command can take it
+        raise GitCommandError(args, "an argument holds a NUL character") from None
     if completed.returncode != 0:
         raise GitCommandError(args, completed.stderr.decode("utf-8", "replace"))
     return completed.stdout.decode("utf-8", "replace")
@@ -213,7 +217,10 @@ def open_repository(
 def _open_remote(url: str, cache_dir: Path, update: bool) -> GitRepository:
     """The cache is keyed by the URL without credentials, and fetched from the URL as given each time,
     so a rotated token neither makes a second clone nor breaks the first (none is stored in it)."""
-    name = display_name(url)
+    try:
+        name = display_name(url)
+    except ValueError as error:  # e.g. an unclosed `[` of an IPv6 address; the URL may hold a token: not shown
+        raise SourceUnavailableError(f"not a valid git repository URL: {error}") from None
     git_dir = cache_dir / _cache_name(name)
     try:
         if not git_dir.exists():
@@ -235,7 +242,7 @@ def _open_remote(url: str, cache_dir: Path, update: bool) -> GitRepository:
             )
     except GitCommandError as error:
         stderr = str(error).replace(url, name)
-        raise SourceUnavailableError(f"could not fetch git repository {name}: {stderr}") from None
+        raise SourceUnavailableError(f"could not fetch git repository {shown(name)}: {stderr}") from None
     return GitRepository(name, git_dir, url=url)
 
 
@@ -286,7 +293,8 @@ class GitTree:
         process.stdin.flush()
         header = process.stdout.readline().split()
         if len(header) != 3:
-            raise TargetUnreadable(f"git cat-file could not read {path}: {b' '.join(header).decode()}")
+            said = b" ".join(header).decode("utf-8", "replace")
+            raise TargetUnreadable(f"git cat-file could not read {shown(path)}: {said}")
         data = process.stdout.read(int(header[2]))
         process.stdout.read(1)
         return data
@@ -362,7 +370,7 @@ class GitFilesystem:
         data = self._tree.read(location[len(self._prefix) :])
         if data is None:
             raise TargetNotFound(location)
-        return decode_text(data, TargetUnreadable)
+        return decode_file_text(data)
 
     def _join_path(self, base: str, target: str) -> str:
         if target.startswith("/"):

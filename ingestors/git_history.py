@@ -20,6 +20,7 @@ Pure git plumbing through subprocesses; nothing here reads or writes the store.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,12 +122,16 @@ def list_commits(git_dir: Path, head: str, *, exclude: str | None = None) -> lis
     revisions = [head] if exclude is None else [head, f"^{exclude}"]
     text = _git(git_dir, "rev-list", "--first-parent", "--reverse", "--format=%H%x1f%ct%x1f%an <%ae>", *revisions)
     commits = []
-    for line in text.splitlines():
-        if "\x1f" not in line:  # rev-list's own `commit <sha>` header lines
+    for line in text.split("\n"):  # not splitlines(): a name may hold \x1c, \x0b or U+2028, which it splits at
+        parts = line.split("\x1f", 2)
+        if len(parts) != 3 or not _COMMIT_LINE.match(line):  # rev-list's own `commit <sha>` header lines
             continue
-        sha, seconds, author = line.split("\x1f", 2)
+        sha, seconds, author = parts
         commits.append(CatalogCommit(sha, int(seconds) * 1_000_000, author))
     return commits
+
+
+_COMMIT_LINE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?\x1f-?[0-9]+\x1f")
 
 
 def is_ancestor(git_dir: Path, ancestor: str, descendant: str) -> bool:

@@ -2,17 +2,19 @@
 
 Relative Location targets and placeholders may point anywhere on the disk (`../shared/org.yaml`): the
 files are the user's own. Symbolic links to files are followed; links to directories are not walked by
-globs, which keeps a link loop from running forever.
+globs, which keeps a link loop from running forever. Only regular files are read: a pipe would block the
+read forever and `/dev/zero` would never end.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ingestors.documents import ReadResult
-from ingestors.fetch import Fetch, decode_text, default_fetch
+from ingestors.fetch import Fetch, default_fetch
 from ingestors.filesystems import (
     DEFAULT_DISCOVERY_GLOB,
     CatalogFiles,
@@ -20,6 +22,7 @@ from ingestors.filesystems import (
     SourceUnavailableError,
     TargetNotFound,
     TargetUnreadable,
+    decode_file_text,
     split_glob,
 )
 from ingestors.locations import DEFAULT_LIMITS, ReadLimits, read_catalog
@@ -47,16 +50,22 @@ class LocalFilesystem:
         return [file_location(path) for path in find_files(root, rest)]
 
     def read_text(self, location: str) -> str:
+        path = _path(location)
         try:
-            with open(_path(location), "rb") as file:
+            if not stat.S_ISREG(os.stat(path).st_mode) and not os.path.isdir(path):
+                # a pipe would block the read forever, /dev/zero would never end
+                raise TargetUnreadable("not a regular file (a device, a pipe or a socket)")
+            with open(path, "rb") as file:
                 data = file.read()
         except (FileNotFoundError, NotADirectoryError):
             raise TargetNotFound(location) from None
         except IsADirectoryError:
             raise TargetUnreadable("it is a directory, not a file") from None
-        except OSError as error:
+        except OSError as error:  # permissions, a name too long (ENAMETOOLONG), a symbolic link loop
             raise TargetUnreadable(error.strerror or str(error)) from None
-        return decode_text(data, TargetUnreadable)
+        except ValueError as error:  # a NUL in the path
+            raise TargetUnreadable(str(error)) from None
+        return decode_file_text(data)
 
 
 def _path(location: str) -> str:
@@ -72,16 +81,19 @@ def find_files(root: str | os.PathLike[str], pattern: str) -> list[str]:
 def _walk(directory: str, glob: GlobPattern, states: frozenset[int]) -> Iterator[str]:
     try:
         entries = list(os.scandir(directory))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         return
     for entry in entries:
         following = glob.step(states, entry.name)
         if not following:
             continue
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(entry.path, glob, following)
-        elif glob.accepts(following) and entry.is_file():
-            yield entry.path
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path, glob, following)
+            elif glob.accepts(following) and entry.is_file():
+                yield entry.path
+        except OSError:  # is_file() follows links: a link loop, a file without permission to look at it
+            continue
 
 
 def read_local(

@@ -31,6 +31,8 @@ from ingestors.filesystems import (
     TargetNotFound,
     TargetUnreadable,
     describe_failure,
+    is_undecodable,
+    shown,
 )
 from ingestors.placeholders import PlaceholderResolver
 from ingestors.yaml_documents import (
@@ -82,6 +84,8 @@ def read_catalog(
     skip parsing files whose content has not changed: a no-op re-sync of a large catalog is mostly YAML
     parsing otherwise.
     """
+    if is_undecodable(source):  # it would be stored with every entity: it must be text
+        raise SourceUnavailableError(f"{shown(source)} is not valid UTF-8")
     walk = _CatalogWalk(files, limits, ReadResult(source=source, commit_sha=commit_sha), strict_roots)
     walk.known_digests = known_digests or {}
     with _cycle_collection_paused():
@@ -141,7 +145,7 @@ class _Referrer:
     def error(self, message: str) -> ReadError:
         return ReadError(
             location=self.document.location,
-            message=f"{self.field}: {self.written}: {message}",
+            message=f"{self.field}: {shown(self.written)}: {message}",
             document_index=self.document.document_index,
             line=self.document.line,
             entity_ref=self.entity_ref,
@@ -178,6 +182,9 @@ class _CatalogWalk:
                 self._stop(visit, pending)
                 return
             self.visited.add(visit.location)
+            if is_undecodable(visit.location):
+                self._refuse_path(visit)
+                continue
             text = self._read(visit)
             if text is None:
                 continue
@@ -199,6 +206,14 @@ class _CatalogWalk:
                 f"{len(unread)} known files were left unread",
             )
         )
+
+    def _refuse_path(self, visit: _Visit) -> None:
+        """A file whose path is not valid UTF-8 (listed from disk or git) cannot be named in the catalog."""
+        message = f"{shown(visit.location)} is not read: its path is not valid UTF-8"
+        if visit.referrer is None and self.strict_roots:
+            raise SourceUnavailableError(message)
+        referrer = visit.referrer
+        self.result.errors.append(referrer.error(message) if referrer else ReadError(shown(visit.location), message))
 
     def _read(self, visit: _Visit) -> str | None:
         try:

@@ -55,7 +55,7 @@ def test_a_file_that_is_not_utf8_is_reported_and_incomplete(tmp_path: Path) -> N
 
     result = read_local(tmp_path)
 
-    assert [e.message for e in result.errors] == [
-        f"could not read file:{tmp_path}/catalog-info.yaml: not UTF-8 text (byte 25)"
+    assert [(e.message, e.document_index, e.line) for e in result.errors] == [
+        ("document 0: not valid UTF-8 at byte 25 (line 2, column 10)", 0, 2)
     ]
     assert result.incomplete_locations == {f"file:{tmp_path}/catalog-info.yaml"}
