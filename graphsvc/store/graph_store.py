@@ -100,9 +100,10 @@ class GraphStore:
 
     @contextmanager
     def snapshot(self) -> Iterator[GraphStore]:
-        """A store whose reads all see one committed state (one read transaction), for one request."""
+        """A store whose reads all see one committed state (one read transaction), for one request. Inside
+        a snapshot (or this thread's write transaction) it is that one: snapshots nest."""
         with self.backend.snapshot() as backend:
-            yield GraphStore._view(backend)
+            yield self if backend is self.backend else GraphStore._view(backend)
 
     def close(self) -> None:
         self.backend.close()
@@ -248,14 +249,15 @@ class GraphStore:
         included, sorted by type then target."""
         found: dict[str, set[RelationRow]] = {ref: set() for ref in refs}
         at = as_of is not None
-        for ref, label, other in self._from_each(
-            refs, lambda batched: self.statements.relations("out", at, batched), as_of
-        ):
-            found[ref].add(RelationRow(FORWARD_TYPES[label], other, ref))
-        for ref, label, other in self._from_each(
-            refs, lambda batched: self.statements.relations("in", at, batched), as_of
-        ):
-            found[ref].add(RelationRow(REVERSE_RELATION[FORWARD_TYPES[label]], other, ref))
+        with self.snapshot() as store:  # both directions from one state
+            for ref, label, other in store._from_each(
+                refs, lambda batched: self.statements.relations("out", at, batched), as_of
+            ):
+                found[ref].add(RelationRow(FORWARD_TYPES[label], other, ref))
+            for ref, label, other in store._from_each(
+                refs, lambda batched: self.statements.relations("in", at, batched), as_of
+            ):
+                found[ref].add(RelationRow(REVERSE_RELATION[FORWARD_TYPES[label]], other, ref))
         return {ref: sorted(rows) for ref, rows in found.items()}
 
     def neighbours(
@@ -273,7 +275,8 @@ class GraphStore:
         statement = self.statements.reachable(label, direction, depth, as_of is not None)
         if statement is not None:
             return [ref for ref, _ in self.backend.read(statement, _params(as_of, ref=start))]
-        return self._breadth_first(start, label, direction, depth, as_of)
+        with self.snapshot() as store:  # every level from one state
+            return store._breadth_first(start, label, direction, depth, as_of)
 
     def _breadth_first(self, start: str, label: str, direction: str, depth: int, as_of: int | None) -> list[str]:
         """One statement per level: the cost stays proportional to the nodes reached even on dense DAGs."""
@@ -339,11 +342,12 @@ class GraphStore:
         return (rows[0][0], rows[0][1]) if rows else None
 
     def latest_sync_run_ids(self) -> list[str]:
-        latest = self.backend.read(self.statements.latest_runs)
-        if not latest:
-            return []
-        params = {"sources": [s for s, _ in latest], "moments": [t for _, t in latest]}
-        return [row[0] for row in self.backend.read(self.statements.latest_run_ids, params)]
+        with self.snapshot() as store:
+            latest = store.backend.read(self.statements.latest_runs)
+            if not latest:
+                return []
+            params = {"sources": [s for s, _ in latest], "moments": [t for _, t in latest]}
+            return [row[0] for row in store.backend.read(self.statements.latest_run_ids, params)]
 
     def errors(
         self,

@@ -66,6 +66,9 @@ class Neo4jBackend:
 
     @contextmanager
     def snapshot(self) -> Iterator[Any]:
+        if getattr(self._local, "transaction", None) is not None:
+            yield self  # this thread's write transaction reads its own writes
+            return
         with self._driver.session(database=self.database, default_access_mode="READ") as session:
             with session.begin_transaction() as tx:
                 yield _Neo4jSnapshot(self, tx)
@@ -113,6 +116,10 @@ class _Neo4jSnapshot:
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[list[Any]]:
         with self._lock:
             return [list(record.values()) for record in self._tx.run(query, parameters or {})]
+
+    @contextmanager
+    def snapshot(self) -> Iterator[_Neo4jSnapshot]:
+        yield self  # already one
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._parent, name)

@@ -164,6 +164,8 @@ def schema_statements() -> list[str]:
             name = f"{table}_{columns.replace(', ', '_')}"
             statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {table}({columns})")
     statements += _tag_tables("entity", "ref") + _tag_tables("entity_version", "id")
+    # Stores written while tag rows were inserted by trigger (never released) would tag new rows twice.
+    statements += [f"DROP TRIGGER IF EXISTS {tags}_insert" for tags, _ in TAG_TABLES.values()]
     return statements
 
 

@@ -115,8 +115,12 @@ class SqliteBackend:
         return connection
 
     @contextmanager
-    def snapshot(self) -> Iterator[SnapshotBackend]:
-        """A read transaction: every read through the yielded backend sees the same committed state."""
+    def snapshot(self) -> Iterator[SqliteBackend | SnapshotBackend]:
+        """A read transaction: every read through the yielded backend sees the same committed state. On a
+        thread inside its write transaction, that transaction is the snapshot (it reads its own writes)."""
+        if getattr(self._local, "transaction", None) is not None:
+            yield self
+            return
         with self._pool_lock:
             connection = self._idle.pop() if self._idle else None
         connection = connection or self._connect()
@@ -206,6 +210,10 @@ class SnapshotBackend:
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with self._lock:
             return _run(self._connection, query, parameters)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[SnapshotBackend]:
+        yield self  # already one
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._parent, name)
