@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from graphsvc.config import Settings
 from graphsvc.service import CatalogService
 from graphsvc.store import GraphStore

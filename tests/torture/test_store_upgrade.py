@@ -16,8 +16,6 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from graphsvc.store.sqlite_backend import DATABASE_FILE
 from tests.torture.catalogs import catalog_root, install
 from tests.torture.processes import check_here, ingest
