@@ -216,15 +216,26 @@ class _Sync:
         self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
     ) -> dict[str, Candidate]:
         """Entities of files skipped as unchanged are kept as they are; another file defining one of them
-        again is a duplicate, exactly as if both files had been read."""
+        again is a duplicate, exactly as if both files had been read: the definition read first wins."""
         unchanged_files = self.result.unchanged_locations
+        order = {location: position for position, location in enumerate(self.result.read_order)}
         for ref, (_, state, location) in existing.items():
             if state != PRESENT or location not in unchanged_files:
                 continue
-            self.summary.unchanged += 1
             candidate = candidates.pop(ref, None)
-            if candidate is not None:
-                document = candidate.document
+            if candidate is None:
+                self.summary.unchanged += 1
+                continue
+            document = candidate.document
+            if order.get(document.location, len(order)) < order[location]:  # read before the skipped file
+                candidates[ref] = candidate
+                message = (
+                    f"{ref} is defined twice in this source: first in {document.location} (document "
+                    f"{document.document_index}), again here; the first definition is kept"
+                )
+                self.error("duplicate", message, location, None, None, ref)
+            else:
+                self.summary.unchanged += 1
                 self.duplicate(document, ref, str(location))
         return candidates
 

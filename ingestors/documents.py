@@ -58,3 +58,6 @@ class ReadResult:
     read may skip such a file while its digest stays the same."""
     unchanged_locations: set[str] = field(default_factory=set)
     """Files skipped because their digest matched the last sync's: their entities are unchanged."""
+    read_order: list[str] = field(default_factory=list)
+    """Every file read or skipped as unchanged, in the order read: of two definitions of one entity the
+    first read wins, also when one of them sits in a skipped file."""

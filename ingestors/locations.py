@@ -189,6 +189,7 @@ class _CatalogWalk:
             if text is None:
                 continue
             self.result.files_read += 1
+            self.result.read_order.append(visit.location)
             digest = file_digest(text)
             if self.known_digests.get(visit.location) == digest:
                 self.result.unchanged_locations.add(visit.location)

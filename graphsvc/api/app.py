@@ -8,16 +8,19 @@ one worker while the server keeps accepting and answering other requests on the 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from graphsvc.api.context import Context
@@ -57,6 +60,37 @@ class CatalogGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         return Context(service=self.service)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request the GraphQL layer refuses before executing (bad JSON, no query, ...) is answered in
+        GraphQL's JSON error shape, not as plain text, so a client reads every error the same way."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            response = JSONResponse({"errors": [{"message": error.reason}]}, status_code=error.status_code)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """The body as JSON, refusing with a 400 what Python's parser raises besides `JSONDecodeError`
+        (bytes that are not UTF-8, nesting past the recursion limit, integers past 4,300 digits), and
+        bodies that are not an object (or a list, which the batching check refuses)."""
+        try:
+            body = self.decode_json(data)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "the request body is not UTF-8 text") from None
+        except RecursionError:
+            raise HTTPException(400, "the request body is JSON nested too deeply") from None
+        except json.JSONDecodeError as error:
+            where = f"line {error.lineno}, column {error.colno}"
+            raise HTTPException(400, f"the request body is not valid JSON: {error.msg} at {where}") from None
+        except ValueError:  # Python's parser refuses to convert integers this long
+            raise HTTPException(400, "the request body holds an integer of more than 4,300 digits") from None
+        if not isinstance(body, dict | list):
+            raise HTTPException(400, "the request body must be a JSON object: {\"query\": \"...\"}")
+        return body
 
     async def execute_single(self, **kwargs: Any) -> Any:
         """Execute on a worker thread (see the module's docstring); parsing the request stays here."""

@@ -15,13 +15,12 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
-    max_aliases,
-    query_depth_limiter,
 )
 from strawberry.types import Info
 
 from graphsvc.api.entities import ENTITY_TYPES, MAX_DEPTH, CustomEntity, Entity, Relation, to_entity
 from graphsvc.api.errors import bad_input
+from graphsvc.api.limits import LIMIT_RULES, MAX_TOKENS
 from graphsvc.api.read_snapshot import ReadSnapshot
 from graphsvc.api.time_travel import (
     ChangeEventConnection,
@@ -41,16 +40,6 @@ from ingestors.read import SourceUnavailableError
 
 MAX_FIRST = 1000
 DEFAULT_FIRST = 100
-MAX_QUERY_DEPTH = 15
-MAX_ALIASES = 50
-MAX_TOKENS = 5000
-# The limit rules are built once: the validation cache is keyed by the rule classes, and the stock
-# QueryDepthLimiter/MaxAliasesLimiter extensions build new classes per request, so nothing was ever cached
-# (measured: 2.3 ms per point query, most of it re-validation).
-LIMIT_RULES = [
-    query_depth_limiter.create_validator(MAX_QUERY_DEPTH, None, None),
-    max_aliases.create_validator(MAX_ALIASES),
-]
 
 
 def canonical_ref(ref: str, default_kind: str | None = None) -> str:
