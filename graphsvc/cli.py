@@ -112,7 +112,9 @@ def _serve(args: argparse.Namespace) -> int:
             _load_demo(service)
         scheduler = _start_scheduler(service, settings)
         print(f"catalog: serving {url}/graphql (store: {_describe(settings)})", file=sys.stderr)
-        uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning")
+        # uvicorn re-raises SIGTERM after its shutdown, so the `finally` below may not run: release on shutdown
+        release = [backend.release_ownership] if hasattr(backend, "release_ownership") else []
+        uvicorn.run(create_app(service, on_shutdown=release), host=args.host, port=args.port, log_level="warning")
         if scheduler:
             scheduler.shutdown(wait=False)
     finally:

@@ -26,6 +26,9 @@ class Context:
     service: CatalogService
     _entity_loaders: dict[int | None, DataLoader[str, EntityRecord | None]] = field(default_factory=dict)
     _relation_loaders: dict[int | None, DataLoader[str, list[RelationRow]]] = field(default_factory=dict)
+    _list_loaders: dict[int | None, DataLoader[tuple[str, ...], list[EntityRecord | None]]] = field(
+        default_factory=dict
+    )
     _version_loader: DataLoader[str, dict[str, Any] | None] | None = None
     _snapshot: GraphStore | None = None
 
@@ -55,6 +58,19 @@ class Context:
 
             self._entity_loaders[as_of] = DataLoader(load_fn=load)
         return self._entity_loaders[as_of]
+
+    def entity_lists(self, as_of: int | None) -> DataLoader[tuple[str, ...], list[EntityRecord | None]]:
+        """Lists of entities by their refs (a traversal's answer, say) as they were at `as_of`: every list
+        asked for in one round is read with one statement."""
+        if as_of not in self._list_loaders:
+            store = self.store
+
+            async def load(lists: list[tuple[str, ...]]) -> list[list[EntityRecord | None]]:
+                found = store.entities(sorted({ref for refs in lists for ref in refs}), as_of)
+                return [[found.get(ref) for ref in refs] for refs in lists]
+
+            self._list_loaders[as_of] = DataLoader(load_fn=load)
+        return self._list_loaders[as_of]
 
     def relations(self, as_of: int | None) -> DataLoader[str, list[RelationRow]]:
         """Relation rows by entity ref as they were at `as_of` (None: now)."""

@@ -56,7 +56,9 @@ async def _first_related(info: Info, entity: Entity, rel_type: str, kind: str | 
 
 
 async def _load_refs(info: Info, refs: list[str], as_of: int | None) -> list[Entity]:
-    found = await info.context.entities(as_of).load_many(refs)
+    """The entities of `refs`, in order, those that exist: one load per list (lists of sibling fields are
+    still read in one statement), not a future per ref."""
+    found = await info.context.entity_lists(as_of).load(tuple(refs))
     return [to_entity(r, as_of) for r in found if r is not None]
 
 
@@ -78,6 +80,12 @@ class Entity:
     record: strawberry.Private[EntityRecord]
     as_of: strawberry.Private[int | None] = None
     """The instant this object describes (None: now); every field below answers at the same instant."""
+
+    @classmethod
+    def resolve_type(cls, obj: Any, info: Info, abstract_type: Any) -> str:
+        """The GraphQL type of an entity object is its class's: one attribute read, instead of Strawberry's
+        generic search (casts, generics), which cost 6 ms per 700 entities of a dependency list."""
+        return obj.__strawberry_definition__.name
 
     @strawberry.field
     def api_version(self) -> str:
