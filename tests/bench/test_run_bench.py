@@ -7,6 +7,7 @@ and that a GraphQL error or an empty answer stops the run instead of being timed
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -23,15 +24,21 @@ from bench.run_bench import (
     Measure,
     build_queries,
     check_entity_count,
+    checkpointed_size_mib,
+    disk_usage_mib,
     free_port,
     main,
     markdown_table,
     measure_query,
     peak_rss_mib,
     percentile,
+    remove_store,
     run_child,
     running_server,
 )
+from graphsvc.config import Settings
+from graphsvc.store import open_store
+from graphsvc.store.sqlite_backend import DATABASE_FILE
 
 FAKE = Path(__file__).with_name("fake_catalog.py")
 
@@ -211,3 +218,43 @@ def test_a_whole_run_with_the_stand_in_cli(tmp_path: Path, fake_cli: Path, capsy
 def test_a_missing_cli_is_reported(tmp_path: Path, capsys) -> None:
     assert main(["--entities", "200", "--out", str(tmp_path), "--cli", str(tmp_path / "nope")]) == 2
     assert "no `catalog` executable" in capsys.readouterr().err
+
+
+def test_reuse_store_measures_only_the_queries_against_the_store_left(tmp_path: Path, fake_cli: Path) -> None:
+    out = tmp_path / "out"
+    common = ["--entities", "200", "--out", str(out), "--cli", str(fake_cli), "--requests", "5", "--warmup", "1"]
+    assert main([*common, "--reuse-store"]) == 1  # nothing to reuse yet
+    assert main(common) == 0
+    assert main([*common, "--reuse-store", "--json", str(tmp_path / "again.json")]) == 0
+    measures = [r["measure"] for r in json.loads((tmp_path / "again.json").read_text())["results"]]
+    assert measures[:2] == ["generate catalog", "store size on disk"]
+    assert [m for m in measures if "ingest" in m] == []
+    assert "query e: dependencies depth 6 from a hub" in measures and measures[-1] == "server peak RSS"
+
+
+def test_store_size_is_measured_after_a_wal_checkpoint(tmp_path: Path) -> None:
+    """A write-ahead log left by a connection that has not checkpointed is folded into the database first."""
+    store = tmp_path / "store"
+    open_store(Settings(store_dir=store)).close()
+    database = store / DATABASE_FILE
+    writer = sqlite3.connect(database, isolation_level=None)
+    try:
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("CREATE TABLE ballast(b BLOB)")
+        writer.execute("INSERT INTO ballast VALUES (zeroblob(4 << 20))")
+        wal = database.with_name(database.name + "-wal")
+        assert wal.stat().st_size > 4 << 20
+        size = checkpointed_size_mib(store)
+        assert wal.stat().st_size == 0
+        assert size == pytest.approx(disk_usage_mib(store)) and size >= 4
+    finally:
+        writer.close()
+
+
+def test_remove_store_deletes_the_whole_directory(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    open_store(Settings(store_dir=store)).close()
+    (store / "catalog.sqlite-wal").write_bytes(b"x")
+    remove_store(store)
+    assert not store.exists() and tmp_path.is_dir()
