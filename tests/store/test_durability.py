@@ -169,7 +169,8 @@ CORRUPTIONS = {
     ],
     "every foreign key points at an existing row": [
         "PRAGMA foreign_keys = OFF",
-        "INSERT INTO entity_version(id, ref, valid_from) VALUES ('ghost@1', 'component:default/ghost', 1)",
+        "INSERT INTO entity_version(id, ref, kind, valid_from) "
+        "VALUES ('ghost@1', 'component:default/ghost', 'component', 1)",
     ],
     "an entity's versions follow one another without overlapping, and only the last is open": [
         "UPDATE entity_version SET valid_to = valid_to + 10 WHERE ref = 'component:default/web' "
@@ -179,6 +180,9 @@ CORRUPTIONS = {
         "UPDATE entity SET version_starts = '[1]' WHERE ref = 'component:default/web'"
     ],
     "each change batch holds as many events as its size says": ["UPDATE change_batch SET size = size + 1"],
+    "the version counts add up to the open versions of each kind and type": [
+        "UPDATE version_count SET delta = delta + 1 WHERE kind = 'component'"
+    ],
 }
 
 
