@@ -211,7 +211,7 @@ number valid at an instant is the sum up to it. SQLite cannot count a range of a
 it, and at an instant every entity has many versions to visit (ten times the present's entries with ten
 versions each); this table has a row per kind, type and sync instant."""
 COUNTABLE = frozenset({"kind", "type"})
-"""Filters whose counts at an instant `version_count` answers."""
+"""Filters whose counts (now, or at an instant) `version_count` answers."""
 
 
 def tag_rows(table: NodeTable | EdgeTable, rows: list[dict]) -> tuple[str, list[tuple[str, str]]] | None:
@@ -412,9 +412,9 @@ class SqlStatements:
         return f"SELECT {columns} {self._from(active, as_of, paged=True)} ORDER BY e.ref LIMIT :limit"
 
     def count_entities(self, active: tuple[str, ...], as_of: int | None = None) -> str:
-        if as_of is not None and set(active) <= COUNTABLE:
-            conditions = [f"at <= {int(as_of)}", *(f"{name} = :{name}" for name in active)]
-            return f"SELECT coalesce(sum(delta), 0) FROM version_count WHERE {' AND '.join(conditions)}"
+        if set(active) <= COUNTABLE:  # the present's open versions are its present entities (`check`)
+            conditions = [*([f"at <= {int(as_of)}"] if as_of is not None else []), *(f"{n} = :{n}" for n in active)]
+            return f"SELECT coalesce(sum(delta), 0) FROM version_count WHERE {' AND '.join(conditions) or '1'}"
         return f"SELECT count(*) {self._from(active, as_of, paged=False)}"
 
     def facet(self, field: str, active: tuple[str, ...], as_of: int | None = None) -> str:
