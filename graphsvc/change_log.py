@@ -1,8 +1,8 @@
 """The change feed's log: one row per change, written by the sync in the same transaction as the change.
 
 Why a log, when versions and edges already carry their intervals: the feed asks for the oldest N changes in a
-window, and answering that from intervals means scanning and sorting every version and every edge (LadybugDB
-has no secondary indexes; at 100k entities x 10 versions one day's feed took 620 ms, an empty window 390 ms).
+window, and answering that from intervals means scanning and sorting every version and every edge (on the
+LadybugDB store of earlier versions, at 100k entities x 10 versions one day's feed took 620 ms).
 Each write transaction records its events as one batch, numbered 0..size-1 in feed order, and the batch
 records its instant and size. A page of the feed is then a read of the batches in the window (one per sync
 that changed something) and key lookups of the events it names.

@@ -1,8 +1,8 @@
 """The catalog as an application: registered locations, syncs, and the single writer.
 
 Both the CLI and the GraphQL mutations go through `CatalogService`, so a sync means the same thing wherever
-it is started. Writes run on one dedicated thread: LadybugDB allows one write transaction at a time and a
-second writer fails instead of waiting, so serializing them here is what keeps the store consistent.
+it is started. Writes run on one dedicated thread, one sync after another: each sync is one transaction,
+and a sync decides what changed from what the store holds, so two at once would each miss the other's.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ KIND_SPELLING = {
 }  # fmt: skip
 """Built-in kinds as Backstage spells them, so listing fields need not parse each entity's document."""
 MAX_GROUP_DEPTH = 30
-"""Group trees are walked whole (descendants, transitive ownership); 30 levels is LadybugDB's hop cap."""
+"""Group trees are walked whole (descendants, transitive ownership), to a bound no real org chart reaches."""
 
 
 @strawberry.type(description="One Backstage relation row: this entity --type--> targetRef.")

@@ -8,7 +8,7 @@ class StoreError(RuntimeError):
 
 
 class StoreLockedError(StoreError):
-    """Another process owns the embedded store; LadybugDB allows one writer process per file."""
+    """Another process owns the embedded store (see `sqlite_backend`: one process per store directory)."""
 
 
 class StoreUnavailableError(StoreError):

@@ -32,7 +32,7 @@ DANGLING = "dangling"
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # LadybugDB type name; Neo4j is schemaless
+    type: str  # STRING, INT64, STRING[], INT64[]: SQLite's column types follow (sql.SQL_TYPES); Neo4j is schemaless
 
 
 @dataclass(frozen=True)

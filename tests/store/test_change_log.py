@@ -1,6 +1,6 @@
 """The change feed's log: what the sync records, how filters see the past, and paging across batches.
 
-Runs on every backend in the `store` fixture (LadybugDB here; Neo4j too wherever Docker exists).
+Runs on every backend in the `store` fixture (SQLite here; Neo4j too wherever one runs).
 """
 
 from __future__ import annotations

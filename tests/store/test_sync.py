@@ -1,6 +1,6 @@
 """Sync behaviour on the temporal store: what is written, closed, kept and refused.
 
-Runs on every backend in the `store` fixture (LadybugDB here; Neo4j too wherever Docker exists).
+Runs on every backend in the `store` fixture (SQLite here; Neo4j too wherever one runs).
 """
 
 from __future__ import annotations
