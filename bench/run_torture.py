@@ -79,8 +79,6 @@ def table(crash: CrashSummary, runs: dict[str, ReaderRun]) -> str:
             (f"{name}: errors", str(run.tally.errors)),
             (f"{name}: invariant violations", str(run.violations)),
         ]
-        if run.tally.mixed_statements:
-            rows.append((f"{name}: relations mixed across statements (known)", str(run.tally.mixed_statements)))
     width = max(len(label) for label, _ in rows)
     lines = [f"{'check':<{width}} | result", f"{'-' * width}-|-{'-' * 16}"]
     return "\n".join([*lines, *(f"{label:<{width}} | {value}" for label, value in rows)])

@@ -57,11 +57,6 @@ class ReaderRun:
             f"{self.readers} readers during {len(self.synced)} syncs ({''.join(self.synced) or '-'}, "
             f"{self.seconds:.1f} s): reader requests {self.tally.requests}, inconsistent answers "
             f"{self.tally.inconsistent}, errors {self.tally.errors}; invariant violations {self.violations}"
-            + (
-                f"; relations answers mixed between its 2 statements {self.tally.mixed_statements} (known bug)"
-                if self.tally.mixed_statements
-                else ""
-            )
         )
 
     def report(self) -> str:

@@ -23,11 +23,9 @@ import httpx
 
 from graphsvc.config import Settings
 from graphsvc.store import EntityFilter, GraphStore
-from graphsvc.store.schema import EDGE_LABELS
 from tests.torture.catalogs import Probes
 
 Answer = Any
-MIXED = "mixed statements"
 StoreProbe = Callable[[GraphStore, str], Answer]
 VERSIONS = ("A", "B")
 
@@ -45,24 +43,6 @@ def entity_answer(store: GraphStore, ref: str, root: str) -> Answer:
 
 def relations_answer(store: GraphStore, ref: str) -> Answer:
     return tuple((row.type, row.target) for row in store.relations([ref])[ref])
-
-
-KNOWN_MIXED_RELATIONS = False
-"""`GraphStore.relations` outside a snapshot reads its outgoing rows and its incoming rows in two statements,
-each its own read transaction, so a sync that commits between them gives outgoing rows of one state and
-incoming rows of the other (reproduced deterministically by `test_store_reads.py`, marked xfail). While
-that is so, the readers count such an answer as `mixed statements`, reported, not failed; any other wrong
-answer fails. Set False once `relations` reads one state."""
-
-
-def is_statement_mix(answer: Answer, expected: dict[str, Answer]) -> bool:
-    """Whether a relations answer is one version's outgoing rows with the other version's incoming rows."""
-
-    def split(rows: Answer) -> tuple[Answer, Answer]:
-        return tuple(r for r in rows if r[0] in EDGE_LABELS), tuple(r for r in rows if r[0] not in EDGE_LABELS)
-
-    (out_a, in_a), (out_b, in_b) = split(expected["A"]), split(expected["B"])
-    return answer in (tuple(sorted(out_a + in_b)), tuple(sorted(out_b + in_a)))
 
 
 def owner_page_answer(store: GraphStore, owner: str) -> Answer:
@@ -171,10 +151,8 @@ class Tally:
     requests: int = 0
     inconsistent: int = 0
     errors: int = 0
-    mixed_statements: int = 0
-    """Plain `relations` answers mixing two states between its two statements (see KNOWN_MIXED_RELATIONS)."""
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
-    """probe -> "A" / "B" / "neither" / "mixed statements" / "error" -> count."""
+    """probe -> "A" / "B" / "neither" / "error" -> count."""
     samples: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -183,7 +161,6 @@ class Tally:
             self.requests += 1
             self.inconsistent += outcome == "neither"
             self.errors += outcome == "error"
-            self.mixed_statements += outcome == MIXED
             counts = self.seen.setdefault(probe, {})
             counts[outcome] = counts.get(outcome, 0) + 1
             if detail and len(self.samples) < 10:
@@ -196,8 +173,7 @@ class Tally:
 
     def summary(self) -> str:
         lines = [
-            f"{self.requests} requests, {self.inconsistent} inconsistent answers, {self.errors} errors, "
-            f"{self.mixed_statements} relations answers mixed between their two statements"
+            f"{self.requests} requests, {self.inconsistent} inconsistent answers, {self.errors} errors"
         ]
         lines += [f"  {probe}: {counts}" for probe, counts in sorted(self.seen.items()) if set(counts) - {"A", "B"}]
         lines += [f"  sample: {s}" for s in self.samples]
@@ -231,8 +207,6 @@ def run_store_reader(
                 tally.record(name, "error", f"{name}: {type(error).__name__}: {error}")
                 continue
             outcome = classify(answer, expected[name])
-            if outcome == "neither" and KNOWN_MIXED_RELATIONS and name.startswith("relations "):
-                outcome = MIXED if is_statement_mix(answer, expected[name]) else outcome
             tally.record(name, outcome, f"{name}: {_short(answer)}" if outcome == "neither" else None)
             if stop.is_set():
                 break
