@@ -6,6 +6,7 @@ variant of every store test is skipped with the reason.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,14 @@ def _docker_reason() -> str | None:
 
 @pytest.fixture(scope="session")
 def neo4j_settings() -> Iterator[Settings]:
+    if os.environ.get("NEO4J_URI"):  # a running server, e.g. `eval "$(scripts/neo4j start)"`
+        yield Settings(
+            backend="neo4j",
+            neo4j_uri=os.environ["NEO4J_URI"],
+            neo4j_user=os.environ.get("NEO4J_USER", "neo4j"),
+            neo4j_password=os.environ.get("NEO4J_PASSWORD", ""),
+        )
+        return
     reason = _docker_reason()
     if reason:
         pytest.skip(reason)
@@ -44,8 +53,16 @@ def neo4j_settings() -> Iterator[Settings]:
         )
 
 
-def _wipe_neo4j(store: GraphStore) -> None:
-    store.backend.write([("MATCH (n) DETACH DELETE n", {})])
+def _wipe_neo4j(settings: Settings) -> None:
+    """An empty database for the next test: everything of the last one goes, its schema meta row too, so the
+    store is opened afresh."""
+    from graphsvc.store.neo4j_backend import Neo4jBackend
+
+    backend = Neo4jBackend(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database)
+    try:
+        backend.write([("MATCH (n) DETACH DELETE n", {})])
+    finally:
+        backend.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)])
@@ -54,8 +71,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore
         settings = Settings(store_dir=tmp_path / "store")
     else:
         settings = request.getfixturevalue("neo4j_settings")
+        _wipe_neo4j(settings)
     graph = open_store(settings)
-    if request.param == "neo4j":
-        _wipe_neo4j(graph)
     yield graph
     graph.close()
