@@ -229,11 +229,8 @@ class _Sync:
             document = candidate.document
             if order.get(document.location, len(order)) < order[location]:  # read before the skipped file
                 candidates[ref] = candidate
-                message = (
-                    f"{ref} is defined twice in this source: first in {document.location} (document "
-                    f"{document.document_index}), again here; the first definition is kept"
-                )
-                self.error("duplicate", message, location, None, None, ref)
+                first = f"{document.location} (document {document.document_index})"
+                self.error("duplicate", _duplicate_message(ref, first), location, None, None, ref)
             else:
                 self.summary.unchanged += 1
                 self.duplicate(document, ref, str(location))
@@ -473,8 +470,7 @@ class _Sync:
             self.summary.removed += len(batch)
 
     def duplicate(self, document: CatalogDocument, ref: str, first: str) -> None:
-        message = f"{ref} is defined twice in this source: first in {first}, again here; the first definition is kept"
-        self.document_error("duplicate", message, document, ref)
+        self.document_error("duplicate", _duplicate_message(ref, first), document, ref)
 
     def document_error(self, category: str, message: str, document: CatalogDocument, ref: str | None) -> None:
         self.error(category, message, document.location, document.document_index, document.line, ref)
@@ -502,6 +498,10 @@ class _Sync:
                 "at": self.run.at,
             }
         )
+
+
+def _duplicate_message(ref: str, first: str) -> str:
+    return f"{ref} is defined twice in this source: first in {first}, again here; the first definition is kept"
 
 
 def _edge_diff(

@@ -26,7 +26,7 @@ from graphsvc.store.records import (
     RelationRow,
     SyncRunRecord,
 )
-from graphsvc.store.schema import FORWARD_TYPES, SCHEMA_VERSION, SOURCE_FILE
+from graphsvc.store.schema import DUMP_TABLES, FORWARD_TYPES, SCHEMA_VERSION, SOURCE_FILE
 from graphsvc.timestamps import now_micros
 
 
@@ -308,7 +308,7 @@ class GraphStore:
         """Every row of a table (`schema.DUMP_TABLES`, or "edges") as a dict, in key order; list columns as
         lists, whatever the engine stores them as."""
         statement, columns = self.statements.dump(table)
-        lists = {"tags", "version_starts"}
+        lists = {c.name for c in DUMP_TABLES[table].columns if c.is_list} if table in DUMP_TABLES else set()
         return [
             {c: (_as_list(v) if c in lists and v is not None else v) for c, v in zip(columns, row, strict=True)}
             for row in self.backend.read(statement)

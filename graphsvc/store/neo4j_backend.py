@@ -31,7 +31,6 @@ class Neo4jBackend:
         import neo4j  # imported here: the embedded default must not pay for the driver
 
         self._neo4j = neo4j
-        self._statements = self.statements
         self._local = threading.local()
         self.database = database
         self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
@@ -90,9 +89,9 @@ class Neo4jBackend:
 
     def _insert(self, tx: Any, insert: Insert) -> None:
         if not isinstance(insert.table, EdgeTable):
-            tx.run(self._statements.insert_nodes(insert.table), {"rows": insert.rows}).consume()
+            tx.run(self.statements.insert_nodes(insert.table), {"rows": insert.rows}).consume()
             return
-        created = tx.run(self._statements.insert_edges(insert.table), {"rows": insert.rows}).single()[0]
+        created = tx.run(self.statements.insert_edges(insert.table), {"rows": insert.rows}).single()[0]
         if created != len(insert.rows):  # MATCH drops rows whose endpoint is missing: refuse the batch
             raise StoreError(f"{len(insert.rows) - created} {insert.table.label} edges have a missing endpoint")
 

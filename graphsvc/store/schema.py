@@ -34,6 +34,10 @@ class Column:
     name: str
     type: str  # STRING, INT64, STRING[], INT64[]: SQLite's column types follow (sql.SQL_TYPES); Neo4j is schemaless
 
+    @property
+    def is_list(self) -> bool:
+        return self.type.endswith("[]")
+
 
 @dataclass(frozen=True)
 class NodeTable:

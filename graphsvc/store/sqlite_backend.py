@@ -219,13 +219,13 @@ class SnapshotBackend:
         return getattr(self._parent, name)
 
 
-def _bind(parameters: dict[str, Any]) -> dict[str, Any]:
-    """SQLite binds scalars only: lists and maps travel as JSON text (read back with `json_each`)."""
-    return {k: json.dumps(v) if isinstance(v, list | tuple | dict) else v for k, v in parameters.items()}
-
-
 def _value(value: Any) -> Any:
+    """SQLite binds scalars only: lists and maps travel as JSON text (read back with `json_each`)."""
     return json.dumps(value) if isinstance(value, list | tuple | dict) else value
+
+
+def _bind(parameters: dict[str, Any]) -> dict[str, Any]:
+    return {k: _value(v) for k, v in parameters.items()}
 
 
 def _run(connection: sqlite3.Connection, query: str, parameters: dict[str, Any] | None) -> list[tuple[Any, ...]]:
@@ -252,7 +252,7 @@ def _insert(connection: sqlite3.Connection, insert: Insert) -> None:
     columns = insert_columns(insert.table)
     absent = dict.fromkeys(columns)  # a row may leave out the columns that are null
     values = itemgetter(*columns)  # one C call per row instead of a lookup per column
-    lists = [c.name for c in insert.table.columns if c.type.endswith("[]")]
+    lists = [c.name for c in insert.table.columns if c.is_list]
     if lists:  # only list columns need encoding: the rest bind as they are
         rows = [values(absent | row | {c: _value(row.get(c)) for c in lists}) for row in insert.rows]
     else:
