@@ -103,29 +103,16 @@ def readers_in_process(
                 raise AssertionError(f"probe {name!r} does not give A's answer on a store holding A")
         if prepare is not None:
             prepare(store)
-        stop = threading.Event()
-        threads = [
-            threading.Thread(target=run_store_reader, args=(store, probes, expected, str(root), run.tally, stop))
-            for _ in range(readers)
-        ]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        try:
-            for version in alternate(syncs):
-                if time.monotonic() - started > time_limit_s:
-                    break
-                install(contents[version], root)
-                summary = service.write_now(lambda: service.refresh(str(root)))
-                if summary.updated == 0:
-                    run.problems.append(f"the sync of {version} changed nothing: {summary.counts}")
-                run.synced.append(version)
-            time.sleep(0.2)  # one more round of reads, of the final state
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=60)
-        run.seconds = time.monotonic() - started
+
+        def reader(stop: threading.Event) -> None:
+            run_store_reader(store, probes, expected, str(root), run.tally, stop)
+
+        def sync(version: str) -> str | None:
+            install(contents[version], root)
+            summary = service.write_now(lambda: service.refresh(str(root)))
+            return f"the sync of {version} changed nothing: {summary.counts}" if summary.updated == 0 else None
+
+        _sync_while_reading(run, reader, readers, sync, syncs, time_limit_s, settle_s=0.2, join_s=60)
         violations = store.check()
         run.violations = sum(v.count for v in violations)
         run.problems += [f"invariant fails: {v.rule} ({v.count} rows, e.g. {v.samples[:3]})" for v in violations]
@@ -133,6 +120,40 @@ def readers_in_process(
     finally:
         service.close()
     return run
+
+
+def _sync_while_reading(
+    run: ReaderRun,
+    reader: Callable[[threading.Event], None],
+    readers: int,
+    sync: Callable[[str], str | None],
+    syncs: int,
+    time_limit_s: float,
+    *,
+    settle_s: float,
+    join_s: float,
+) -> None:
+    """Start `readers` threads running `reader` until stopped, sync the alternating versions meanwhile (each
+    `sync` says what went wrong, if anything), let the readers see the final state for `settle_s`, stop them."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=reader, args=(stop,)) for _ in range(readers)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    try:
+        for version in alternate(syncs):
+            if time.monotonic() - started > time_limit_s:
+                break
+            problem = sync(version)
+            if problem:
+                run.problems.append(problem)
+            run.synced.append(version)
+        time.sleep(settle_s)  # one more round of reads, of the final state
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=join_s)
+    run.seconds = time.monotonic() - started
 
 
 def readers_over_http(
@@ -156,29 +177,18 @@ def readers_over_http(
         for name, (document, variables) in queries.items():
             if classify(graphql(client, document, variables), expected[name]) != "A":
                 raise AssertionError(f"query {name!r} does not give A's answer on a store holding A")
-        stop = threading.Event()
-        threads = [
-            threading.Thread(target=run_http_reader, args=(server.url, queries, expected, run.tally, stop))
-            for _ in range(readers)
-        ]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        try:
-            for version in alternate(syncs):
-                if time.monotonic() - started > time_limit_s:
-                    break
-                install(contents[version], root)
-                result = graphql(client, REFRESH, {"source": str(root)})["refresh"]["syncRun"]
-                if result["updated"] == 0 or not result["status"].startswith("completed"):
-                    run.problems.append(f"the refresh to {version} did not complete a change: {result}")
-                run.synced.append(version)
-            time.sleep(0.3)
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=120)
-        run.seconds = time.monotonic() - started
+
+        def reader(stop: threading.Event) -> None:
+            run_http_reader(server.url, queries, expected, run.tally, stop)
+
+        def sync(version: str) -> str | None:
+            install(contents[version], root)
+            result = graphql(client, REFRESH, {"source": str(root)})["refresh"]["syncRun"]
+            if result["updated"] == 0 or not result["status"].startswith("completed"):
+                return f"the refresh to {version} did not complete a change: {result}"
+            return None
+
+        _sync_while_reading(run, reader, readers, sync, syncs, time_limit_s, settle_s=0.3, join_s=120)
     if server.process.returncode != 0:
         run.problems.append(f"catalog serve exited {server.process.returncode}:\n{server.log.read_text()[-3000:]}")
     checked = check(store)
