@@ -1,15 +1,21 @@
 """Benchmark the catalog service end to end, as a user runs it: CLI ingest, then GraphQL over HTTP.
 
     python bench/run_bench.py --entities 10000 [--entities 100000] [--store DIR] [--requests 500] [--json OUT]
-        [--reuse-store]
+        [--reuse-store] [--backend sqlite] [--backend neo4j [--neo4j-data DIR] [--neo4j-pid PID]]
 
-For each size: generate a synthetic catalog (`bench/generate_catalog.py`) under `bench/out/`, then measure
-a full ingest into a fresh store, a no-op re-ingest, the store's size on disk (the SQLite store directory
-after a WAL checkpoint), five GraphQL queries against `catalog serve` on 127.0.0.1 (p50 / p99 / mean over
-keep-alive requests, every response checked), the server's peak RSS, and a re-ingest after changing a small
-fraction of the entities. With `--reuse-store`, only the size and the queries, against the store an earlier
-run left. Prints a Markdown table; `--json` also writes the numbers. Any failed command, GraphQL error or
-empty result stops the run: a benchmark that measures errors is worthless.
+For each size and each engine (`--backend`, repeatable: the engines one after the other, per size):
+generate a synthetic catalog (`bench/generate_catalog.py`) under `bench/out/`, then measure a full ingest
+into a fresh store, a no-op re-ingest, the store's size on disk (the SQLite store directory after a WAL
+checkpoint; the Neo4j server's data directory), five GraphQL queries against `catalog serve` on 127.0.0.1
+(p50 / p99 / mean over keep-alive requests, every response checked), the server's peak RSS (and the Neo4j
+JVM's), and a re-ingest after changing a small fraction of the entities. With `--reuse-store`, only the size
+and the queries, against the store an earlier run left. Prints a Markdown table, one value column per engine;
+`--json` also writes the numbers. Any failed command, GraphQL error or empty result stops the run: a
+benchmark that measures errors is worthless.
+
+On Neo4j the `catalog` children get the engine through their environment (CATALOG_BACKEND=neo4j and the
+NEO4J_* variables of this process, as `eval "$(scripts/neo4j start)"` sets them), and a fresh store is the
+database emptied first.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -47,6 +54,11 @@ DEFAULT_OUT = REPO / "bench" / "out"
 DEFAULT_CLI = REPO / ".venv" / "bin" / "catalog"
 HOST = "127.0.0.1"
 WARMUP = 50
+BACKENDS = ("sqlite", "neo4j")
+"""The engines, in the order of the table's columns: the first is what the others are compared with."""
+NEO4J_START = 'eval "$(scripts/neo4j start)"; export NEO4J_URI NEO4J_USER NEO4J_PASSWORD'
+WIPE_SLICE = 20_000
+"""Nodes deleted per transaction when emptying the Neo4j database."""
 
 
 class BenchError(RuntimeError):
@@ -64,6 +76,8 @@ class Measure:
     p99: float | None = None
     mean: float | None = None
     note: str = ""
+    backend: str = ""
+    """The engine measured ("sqlite", "neo4j"); empty for a measure that has none."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,157 @@ class QuerySpec:
     """Number of results in `data`; raises KeyError/TypeError/BenchError when the answer is empty."""
 
 
+@dataclass(frozen=True)
+class Engine:
+    """The store engine under measurement, and what the harness knows of its server (Neo4j)."""
+
+    name: str
+    neo4j: Settings | None = None
+    """Connection settings, for Neo4j."""
+    data_dir: Path | None = None
+    """The Neo4j server's data directory, when known: its size is the store's size."""
+    pid: int | None = None
+    """The Neo4j server's (JVM's) pid, when known: its memory is part of the cost."""
+
+    def env(self) -> dict[str, str]:
+        """The environment of the `catalog` children: ours, this engine, and no periodic re-sync (it would
+        skew the timings)."""
+        env = os.environ | {"CATALOG_REFRESH_INTERVAL": "0", "CATALOG_BACKEND": self.name}
+        if self.neo4j is not None:
+            env |= {
+                "NEO4J_URI": self.neo4j.neo4j_uri,
+                "NEO4J_USER": self.neo4j.neo4j_user,
+                "NEO4J_PASSWORD": self.neo4j.neo4j_password,
+                "NEO4J_DATABASE": self.neo4j.neo4j_database,
+            }
+        return env
+
+    def store_args(self, store: Path) -> list[str]:
+        """The CLI's store arguments: the directory for SQLite; nothing for Neo4j (it is in the environment)."""
+        return [] if self.neo4j is not None else ["--store", str(store)]
+
+    def settings(self, store: Path) -> Settings:
+        """Settings to open this engine's store in this process."""
+        if self.neo4j is not None:
+            return self.neo4j.model_copy(update={"store_dir": store, "refresh_interval_s": 0})
+        return Settings(store_dir=store, refresh_interval_s=0)
+
+
+def neo4j_settings_from_env() -> Settings:
+    """Neo4j's connection from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE; NEO4J_URI is required."""
+    uri = os.environ.get("NEO4J_URI")
+    if not uri:
+        raise BenchError(
+            f"--backend neo4j needs a Neo4j server, and NEO4J_URI is not set: run `{NEO4J_START}` first "
+            "(it starts one and sets NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD; the export makes this process "
+            "see them), or export those of your server"
+        )
+    defaults = Settings()
+    return Settings(
+        backend="neo4j",
+        neo4j_uri=uri,
+        neo4j_user=os.environ.get("NEO4J_USER") or defaults.neo4j_user,
+        neo4j_password=os.environ.get("NEO4J_PASSWORD") or defaults.neo4j_password,
+        neo4j_database=os.environ.get("NEO4J_DATABASE") or defaults.neo4j_database,
+        refresh_interval_s=0,
+    )
+
+
+@contextmanager
+def neo4j_session(settings: Settings) -> Iterator[Any]:
+    """A session on the bench's Neo4j database, with a message naming the server when it cannot be reached."""
+    import neo4j
+
+    driver = neo4j.GraphDatabase.driver(
+        settings.neo4j_uri, auth=(settings.neo4j_user, settings.neo4j_password), notifications_min_severity="OFF"
+    )
+    try:
+        try:
+            driver.verify_connectivity()
+        except Exception as exc:  # the driver raises several unrelated types here
+            raise BenchError(
+                f"cannot reach Neo4j at {settings.neo4j_uri} (user {settings.neo4j_user}): {exc}; is it running? "
+                f"`{NEO4J_START}` starts one and prints the variables"
+            ) from exc
+        with driver.session(database=settings.neo4j_database) as session:
+            yield session
+    finally:
+        driver.close()
+
+
+def empty_neo4j(settings: Settings) -> int:
+    """Delete every node and relationship of the database, a slice per transaction; how many nodes went.
+    Constraints and indexes stay (the store creates them idempotently)."""
+    deleted = 0
+    with neo4j_session(settings) as session:
+        query = f"MATCH (n) WITH n LIMIT {WIPE_SLICE} DETACH DELETE n RETURN count(*)"
+        while count := session.run(query).single()[0]:
+            deleted += count
+    return deleted
+
+
+def neo4j_test_home() -> Path:
+    """Where `scripts/neo4j` keeps its server: $NEO4J_TEST_HOME, default var/neo4j (relative to the repo)."""
+    return REPO / os.environ.get("NEO4J_TEST_HOME", "var/neo4j")
+
+
+def _serves(home: Path, uri: str) -> bool:
+    """Whether the `scripts/neo4j` server kept in `home` is the one at `uri` (its env file names it)."""
+    try:
+        return f"NEO4J_URI={uri}" in (home / "env").read_text().splitlines()
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}/status").is_file()
+
+
+def neo4j_engine(settings: Settings, data_dir: Path | None, pid: int | None) -> tuple[Engine, list[str]]:
+    """The Neo4j engine: the server's data directory and pid as given, else those of the `scripts/neo4j`
+    server if it is the one at NEO4J_URI; notes on what stays unknown (those rows are left out)."""
+    home, notes = neo4j_test_home(), []
+    ours = _serves(home, settings.neo4j_uri)
+    if data_dir is None and ours and (home / "data").is_dir():
+        data_dir = home / "data"
+    if data_dir is None:
+        notes.append(
+            f"the Neo4j server's data directory is unknown ({home} does not serve {settings.neo4j_uri}): the "
+            "store size rows are left out; pass --neo4j-data DIR (scripts/neo4j keeps it in $NEO4J_TEST_HOME/data)"
+        )
+    if pid is None and ours:
+        try:
+            pid = int((home / "pid").read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+    if pid is not None and not _alive(pid):
+        notes.append(f"no process {pid} (the Neo4j server's pid): its memory is not reported")
+        pid = None
+    elif pid is None:
+        notes.append(
+            "the Neo4j server's pid is unknown: its JVM's memory is not reported; pass --neo4j-pid PID "
+            "(scripts/neo4j keeps it in $NEO4J_TEST_HOME/pid)"
+        )
+    return Engine("neo4j", neo4j=settings, data_dir=data_dir, pid=pid), notes
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(resident set size now, its high-water mark) of a running process, MiB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    try:
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    except (KeyError, ValueError, IndexError) as exc:
+        raise BenchError(f"no VmRSS / VmHWM in /proc/{pid}/status") from exc
+
+
+def jvm_note(engine: Engine) -> str:
+    """What the Neo4j server's JVM holds now, for a note; empty when its pid is unknown."""
+    if engine.pid is None:
+        return ""
+    now, peak = rss_mib(engine.pid)
+    return f"Neo4j JVM (pid {engine.pid}) RSS {now:,.0f} MiB now, VmHWM {peak:,.0f} MiB since it started"
+
+
 @dataclass
 class Config:
     sizes: list[int]
@@ -99,6 +264,11 @@ class Config:
     request_timeout: float = 60.0
     json_path: Path | None = None
     reuse_store: bool = False
+    backends: list[str] = field(default_factory=lambda: ["sqlite"])
+    neo4j_data: Path | None = None
+    neo4j_pid: int | None = None
+    engines: list[Engine] = field(default_factory=list)
+    """Made from `backends` when the run starts (`make_engines`)."""
     results: list[Measure] = field(default_factory=list)
 
 
@@ -111,19 +281,15 @@ def _tail(log: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def child_env() -> dict[str, str]:
-    """Our environment, with the service's periodic re-sync off so that it cannot skew timings."""
-    return os.environ | {"CATALOG_REFRESH_INTERVAL": "0"}
-
-
-def run_child(cmd: list[str], log: Path, timeout: float) -> ChildRun:
-    """Run `cmd` to completion; wall time and the peak RSS of that child alone (from wait4)."""
+def run_child(cmd: list[str], log: Path, timeout: float, env: dict[str, str] | None = None) -> ChildRun:
+    """Run `cmd` to completion; wall time and the peak RSS of that child alone (from wait4). `env` defaults
+    to the SQLite engine's (`Engine.env`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as sink:
         sink.write(f"$ {' '.join(cmd)}\n".encode())
         sink.flush()
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO, env=child_env())
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO, env=env or Engine("sqlite").env())
         timed_out = threading.Event()
         timer = threading.Timer(timeout, lambda: (timed_out.set(), proc.kill()))
         timer.start()
@@ -148,10 +314,7 @@ def free_port() -> int:
 
 def peak_rss_mib(pid: int) -> float:
     """High-water resident set size of a running process (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise BenchError(f"no VmHWM in /proc/{pid}/status")
+    return rss_mib(pid)[1]
 
 
 def wait_healthy(proc: subprocess.Popen, base_url: str, log: Path, timeout: float) -> float:
@@ -184,13 +347,15 @@ def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
 
 
 @contextmanager
-def running_server(cmd: list[str], base_url: str, log: Path, ready_timeout: float) -> Iterator[subprocess.Popen]:
-    """Start the server, yield it once /health answers, and always stop it."""
+def running_server(
+    cmd: list[str], base_url: str, log: Path, ready_timeout: float, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """Start the server, yield it once /health answers, and always stop it. `env` as for `run_child`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as sink:
         sink.write(f"$ {' '.join(cmd)}\n".encode())
         sink.flush()
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO, env=child_env())
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO, env=env or Engine("sqlite").env())
     try:
         wait_healthy(proc, base_url, log, ready_timeout)
         yield proc
@@ -317,7 +482,7 @@ def measure_query(client: httpx.Client, spec: QuerySpec, requests: int, warmup: 
     return timings, sizes
 
 
-def query_measure(entities: int, spec: QuerySpec, timings: list[float], sizes: list[int]) -> Measure:
+def query_measure(entities: int, spec: QuerySpec, timings: list[float], sizes: list[int], backend: str = "") -> Measure:
     ordered = sorted(timings)
     lo, hi = min(sizes), max(sizes)
     results = f"{lo}" if lo == hi else f"{lo}-{hi}"
@@ -329,11 +494,12 @@ def query_measure(entities: int, spec: QuerySpec, timings: list[float], sizes: l
         p99=percentile(ordered, 0.99),
         mean=statistics.fmean(ordered),
         note=f"{len(timings)} req over {len(spec.variables)} variable sets; results per answer: {results}",
+        backend=backend,
     )
 
 
 # ---------------------------------------------------------------------------------------------------------
-# One catalog size
+# One catalog size on one engine
 
 
 def disk_usage_mib(store: Path) -> float:
@@ -354,6 +520,51 @@ def checkpointed_size_mib(store: Path) -> float:
     return disk_usage_mib(store)
 
 
+def neo4j_size(data_dir: Path, database: str, baseline: float | None = None) -> tuple[float, str]:
+    """The Neo4j server's data directory, MiB, and a note splitting it: the database's store files and its
+    transaction logs (the rest is the system database and the server's logs), and how much it grew since
+    `baseline` (its size once the database was emptied). Neo4j Community has no checkpoint procedure: the
+    size is what the server has written so far, the transaction logs of its earlier work included. The store
+    files are written at checkpoints (by default every 15 minutes, and at shutdown): until the next one they
+    hold less than the database (seen on a 150-entity history: 5 MiB before a shutdown's checkpoint, 19 MiB
+    after), and the transaction logs hold the rest."""
+    total = disk_usage_mib(data_dir)
+    parts = []
+    for what, folder in (("store files", "databases"), ("transaction logs", "transactions")):
+        for candidate in (data_dir / folder / database, data_dir / "data" / folder / database):
+            if candidate.is_dir():
+                parts.append(f"{what} {disk_usage_mib(candidate):,.1f} MiB")
+                break
+    grown = "" if baseline is None else f" (+{total - baseline:,.1f} MiB since the database was emptied)"
+    split = f"; database {database}: {', '.join(parts)}" if parts else ""
+    lag = "not checkpointed (Community cannot be asked to): the store files lag until Neo4j's next checkpoint"
+    return total, f"all of {data_dir}{grown}; {lag}{split}"
+
+
+def neo4j_baseline(engine: Engine) -> float | None:
+    """The size of the Neo4j server's data directory now (once the database is emptied), if it is known."""
+    return disk_usage_mib(engine.data_dir) if engine.neo4j is not None and engine.data_dir is not None else None
+
+
+def store_size(engine: Engine, store: Path, baseline: float | None = None) -> tuple[float, str] | None:
+    """The store's size on disk (MiB) and a note, or None when it cannot be known (said once at the start)."""
+    if engine.neo4j is None:
+        return checkpointed_size_mib(store), "after a WAL checkpoint"
+    if engine.data_dir is None:
+        return None
+    return neo4j_size(engine.data_dir, engine.neo4j.neo4j_database, baseline)
+
+
+def fresh_store(engine: Engine, store: Path) -> str:
+    """An empty store: the SQLite directory deleted, or the Neo4j database emptied; a note saying which."""
+    if engine.neo4j is None:
+        remove_store(store)
+        store.parent.mkdir(parents=True, exist_ok=True)
+        return "fresh store"
+    deleted = empty_neo4j(engine.neo4j)
+    return f"fresh store: Neo4j database {engine.neo4j.neo4j_database} emptied first ({deleted:,} nodes deleted)"
+
+
 def remove_store(store: Path) -> None:
     """Delete a store directory (the database, its write-ahead log, the lock and owner files)."""
     if store.is_dir() and not store.is_symlink():
@@ -362,92 +573,118 @@ def remove_store(store: Path) -> None:
         store.unlink()
 
 
-def bench_ingest(cfg: Config, n: int, root: Path, store: Path, log: Path) -> None:
-    cmd = [str(cfg.cli), "ingest", str(root), "--store", str(store)]
-    full = run_child(cmd, log, cfg.ingest_timeout)
-    cfg.results.append(Measure(n, "full ingest, wall", full.seconds, "s", note="fresh store"))
-    cfg.results.append(Measure(n, "full ingest, peak RSS", full.peak_rss_mib, "MiB"))
-    again = run_child(cmd, log, cfg.ingest_timeout)
-    cfg.results.append(
-        Measure(
-            n,
-            "no-op re-ingest, wall",
-            again.seconds,
-            "s",
-            note=f"nothing changed; peak RSS {again.peak_rss_mib:.0f} MiB",
-        )
-    )
-    cfg.results.append(
-        Measure(n, "store size on disk", checkpointed_size_mib(store), "MiB", note="after a WAL checkpoint")
-    )
+@dataclass(frozen=True)
+class Run:
+    """One catalog size on one engine: where everything is, and where the measures go."""
+
+    cfg: Config
+    n: int
+    engine: Engine
+    root: Path
+    store: Path
+    baseline_mib: float | None = None
+    """The Neo4j data directory's size once the database was emptied, if known."""
+
+    def log(self, what: str) -> Path:
+        return self.cfg.out / "logs" / f"{what}-{self.engine.name}-{self.n}.log"
+
+    def add(self, measure: str, value: float, unit: str, **extra: Any) -> None:
+        self.cfg.results.append(Measure(self.n, measure, value, unit, backend=self.engine.name, **extra))
+
+    def ingest(self) -> ChildRun:
+        cmd = [str(self.cfg.cli), "ingest", str(self.root), *self.engine.store_args(self.store)]
+        return run_child(cmd, self.log("ingest"), self.cfg.ingest_timeout, self.engine.env())
+
+    def add_store_size(self, prefix: str = "") -> None:
+        size = store_size(self.engine, self.store, self.baseline_mib)
+        if size is not None:
+            self.add("store size on disk", size[0], "MiB", note=prefix + size[1])
 
 
-def bench_queries(cfg: Config, n: int, summary: CatalogSummary, store: Path, log: Path) -> None:
+def _joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def bench_ingest(run: Run, fresh: str) -> None:
+    full = run.ingest()
+    run.add("full ingest, wall", full.seconds, "s", note=fresh)
+    run.add("full ingest, peak RSS", full.peak_rss_mib, "MiB", note=_joined("this process only", jvm_note(run.engine)))
+    again = run.ingest()
+    run.add("no-op re-ingest, wall", again.seconds, "s", note=f"nothing changed; peak RSS {again.peak_rss_mib:.0f} MiB")
+    run.add_store_size()
+
+
+def bench_queries(run: Run, summary: CatalogSummary) -> None:
+    cfg, engine = run.cfg, run.engine
     port = free_port()
     base_url = f"http://{HOST}:{port}"
-    cmd = [str(cfg.cli), "serve", "--store", str(store), "--host", HOST, "--port", str(port)]
-    with running_server(cmd, base_url, log, cfg.ready_timeout) as proc:
+    cmd = [str(cfg.cli), "serve", *engine.store_args(run.store), "--host", HOST, "--port", str(port)]
+    with running_server(cmd, base_url, run.log("serve"), cfg.ready_timeout, engine.env()) as proc:
         # trust_env=False: no proxy settings from the environment; traffic stays on 127.0.0.1.
         with httpx.Client(base_url=base_url, timeout=cfg.request_timeout, trust_env=False) as client:
-            check_entity_count(client, n)
+            check_entity_count(client, run.n)
             for spec in build_queries(summary):
                 timings, sizes = measure_query(client, spec, cfg.requests, cfg.warmup)
-                cfg.results.append(query_measure(n, spec, timings, sizes))
+                cfg.results.append(query_measure(run.n, spec, timings, sizes, engine.name))
         rss = peak_rss_mib(proc.pid)
-    cfg.results.append(Measure(n, "server peak RSS", rss, "MiB", note="VmHWM after all queries"))
-
-
-def bench_changed_ingest(cfg: Config, n: int, root: Path, store: Path, log: Path) -> None:
-    changed = mutate(root.parent, cfg.mutate_fraction, cfg.seed + 1000)
-    cmd = [str(cfg.cli), "ingest", str(root), "--store", str(store)]
-    run = run_child(cmd, log, cfg.ingest_timeout)
-    cfg.results.append(
-        Measure(
-            n,
-            f"re-ingest after {cfg.mutate_fraction:.0%} changed, wall",
-            run.seconds,
-            "s",
-            note=f"{changed} entities rewritten; peak RSS {run.peak_rss_mib:.0f} MiB",
-        )
+        jvm = rss_mib(engine.pid) if engine.pid is not None else None
+    if jvm is None:
+        run.add("server peak RSS", rss, "MiB", note="VmHWM after all queries")
+        return
+    run.add(
+        "server peak RSS",
+        rss,
+        "MiB",
+        note=f"VmHWM of catalog serve after all queries; the Neo4j JVM (pid {engine.pid}) besides: RSS "
+        f"{jvm[0]:,.0f} MiB, VmHWM {jvm[1]:,.0f} MiB, {rss + jvm[0]:,.0f} MiB together now",
     )
+    run.add(
+        "Neo4j server JVM RSS",
+        jvm[0],
+        "MiB",
+        note=f"VmRSS after all queries, pid {engine.pid}; VmHWM {jvm[1]:,.0f} MiB since the server started "
+        "(earlier runs included); its heap and page cache are the server's settings",
+    )
+
+
+def bench_changed_ingest(run: Run) -> None:
+    changed = mutate(run.root.parent, run.cfg.mutate_fraction, run.cfg.seed + 1000)
+    again = run.ingest()
+    run.add(
+        f"re-ingest after {run.cfg.mutate_fraction:.0%} changed, wall",
+        again.seconds,
+        "s",
+        note=f"{changed} entities rewritten; peak RSS {again.peak_rss_mib:.0f} MiB",
+    )
+
+
+def bench_engine(cfg: Config, n: int, engine: Engine) -> None:
+    """One size on one engine. The catalog is generated again for each engine (same bytes): the last step
+    rewrites part of it."""
+    started = time.perf_counter()
+    summary = generate(n, cfg.out / f"catalog-{n}", seed=cfg.seed)
+    seconds = time.perf_counter() - started
+    run = Run(cfg, n, engine, Path(summary.root), cfg.store_root / f"store-{n}")
+    run.add("generate catalog", seconds, "s", note=f"{len(summary.files)} files; not part of the service")
+    if cfg.reuse_store:
+        # The queries only, against what an earlier run left; the server checks that it holds N entities.
+        if engine.neo4j is None and (not run.store.is_dir() or not any(run.store.iterdir())):
+            raise BenchError(f"--reuse-store: no store at {run.store}; run once without --reuse-store first")
+        run.add_store_size("reused store; ")
+        bench_queries(run, summary)
+        return
+    fresh = fresh_store(engine, run.store)
+    run = replace(run, baseline_mib=neo4j_baseline(engine))
+    bench_ingest(run, fresh)
+    bench_queries(run, summary)
+    if cfg.mutate_fraction > 0:
+        bench_changed_ingest(run)
 
 
 def bench_size(cfg: Config, n: int) -> None:
-    started = time.perf_counter()
-    summary = generate(n, cfg.out / f"catalog-{n}", seed=cfg.seed)
-    cfg.results.append(
-        Measure(
-            n,
-            "generate catalog",
-            time.perf_counter() - started,
-            "s",
-            note=f"{len(summary.files)} files; not part of the service",
-        )
-    )
-    root = Path(summary.root)
-    store = cfg.store_root / f"store-{n}"
-    logs = cfg.out / "logs"
-    if cfg.reuse_store:
-        # The queries only, against what an earlier run left; the server checks that it holds N entities.
-        if not store.is_dir() or not any(store.iterdir()):
-            raise BenchError(f"--reuse-store: no store at {store}; run once without --reuse-store first")
-        cfg.results.append(
-            Measure(
-                n,
-                "store size on disk",
-                checkpointed_size_mib(store),
-                "MiB",
-                note="reused store; after a WAL checkpoint",
-            )
-        )
-        bench_queries(cfg, n, summary, store, logs / f"serve-{n}.log")
-        return
-    remove_store(store)
-    store.parent.mkdir(parents=True, exist_ok=True)
-    bench_ingest(cfg, n, root, store, logs / f"ingest-{n}.log")
-    bench_queries(cfg, n, summary, store, logs / f"serve-{n}.log")
-    if cfg.mutate_fraction > 0:
-        bench_changed_ingest(cfg, n, root, store, logs / f"ingest-{n}.log")
+    for engine in cfg.engines:
+        print(f"== {n:,} entities on {engine.name}", file=sys.stderr)
+        bench_engine(cfg, n, engine)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -460,9 +697,19 @@ def _fmt(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
 
 
+def engines_in(results: list[Measure]) -> list[str]:
+    """The engines measured, in the order of `BACKENDS`."""
+    found = {m.backend for m in results if m.backend}
+    return sorted(found, key=lambda b: (BACKENDS.index(b) if b in BACKENDS else len(BACKENDS), b))
+
+
 def markdown_table(results: list[Measure]) -> str:
+    """One row per measure; with several engines, one row per (size, measure) and a column per engine."""
+    engines = engines_in(results)
+    if len(engines) > 1:
+        return comparison_table(results, engines)
     lines = [
-        "| entities | measure | value | p99 | mean | unit | notes |",
+        f"| entities | measure | {engines[0] if engines else 'value'} | p99 | mean | unit | notes |",
         "|---:|---|---:|---:|---:|---|---|",
     ]
     for m in results:
@@ -472,12 +719,65 @@ def markdown_table(results: list[Measure]) -> str:
     return "\n".join(lines)
 
 
+def comparison_table(results: list[Measure], engines: list[str]) -> str:
+    """Rows: the measures of each size, in the order first measured; columns: each engine's value and p99,
+    then the ratio of each other engine's value to the first's (neo4j / sqlite). Notes that differ are given
+    per engine. The means are in the JSON."""
+    base, others = engines[0], engines[1:]
+    order: list[tuple[int, str]] = []
+    rows: dict[tuple[int, str], dict[str, Measure]] = {}
+    last: dict[str, tuple[int, str]] = {}
+    for m in results:
+        key, engine = (m.entities, m.measure), m.backend or base
+        if key not in rows:  # a measure only one engine has goes after that engine's previous one
+            after = last.get(engine)
+            order.insert(order.index(after) + 1 if after in rows and after[0] == key[0] else len(order), key)
+            rows[key] = {}
+        rows[key][engine] = m
+        last[engine] = key
+    rows = {key: rows[key] for key in order}
+    header = ["entities", "measure", "unit", *(c for e in engines for c in (e, f"{e} p99"))]
+    header += [f"{other}/{base}" for other in others] + ["notes"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---:", "---", "---", *["---:"] * (2 * len(engines) + len(others)), "---"]) + "|",
+    ]
+    for (n, name), by in rows.items():
+        cells = [f"{n:,}", name, next(iter(by.values())).unit]
+        for engine in engines:
+            m = by.get(engine)
+            cells += [_fmt(m.value), _fmt(m.p99)] if m else ["", ""]
+        for other in others:
+            mine, theirs = by.get(other), by.get(base)
+            cells.append(f"{mine.value / theirs.value:.2f}x" if mine and theirs and theirs.value else "")
+        notes = {m.note for m in by.values() if m.note}
+        if len(notes) > 1:
+            cells.append(" ".join(f"[{e}] {by[e].note}" for e in engines if e in by and by[e].note))
+        else:
+            cells.append(next(iter(notes), ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _git_commit() -> str | None:
     try:
         done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None
+
+
+def engine_report(engine: Engine) -> dict[str, Any]:
+    """What the JSON records of an engine (never the password)."""
+    report: dict[str, Any] = {"backend": engine.name}
+    if engine.neo4j is not None:
+        report |= {
+            "neo4j_uri": engine.neo4j.neo4j_uri,
+            "neo4j_database": engine.neo4j.neo4j_database,
+            "neo4j_data": str(engine.data_dir) if engine.data_dir else None,
+            "neo4j_pid": engine.pid,
+        }
+    return report
 
 
 def write_json(cfg: Config, path: Path) -> None:
@@ -495,6 +795,7 @@ def write_json(cfg: Config, path: Path) -> None:
             "seed": cfg.seed,
             "mutate_fraction": cfg.mutate_fraction,
             "reuse_store": cfg.reuse_store,
+            "engines": [engine_report(e) for e in cfg.engines],
         },
         "results": [asdict(m) for m in cfg.results],
     }
@@ -524,11 +825,15 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds to wait for /health")
     parser.add_argument("--ingest-timeout", type=float, default=3600.0)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    add_engine_arguments(parser)
     args = parser.parse_args(argv)
     if args.requests < 1 or args.warmup < 0:
         parser.error("--requests must be >= 1 and --warmup >= 0")
     if not 0 <= args.mutate <= 1:
         parser.error("--mutate must be between 0 and 1")
+    backends = list(dict.fromkeys(args.backend or ["sqlite"]))
+    if args.reuse_store and "neo4j" in backends and len(args.entities or []) > 1:
+        parser.error("--reuse-store on Neo4j: the database holds one catalog, so pass one --entities")
     out = args.out.resolve()
     cfg = Config(
         sizes=args.entities or [10_000],
@@ -543,8 +848,52 @@ def parse_args(argv: list[str] | None) -> Config:
         ready_timeout=args.ready_timeout,
         json_path=args.json,
         reuse_store=args.reuse_store,
+        backends=backends,
+        neo4j_data=args.neo4j_data,
+        neo4j_pid=args.neo4j_pid,
     )
     return cfg
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """--backend (repeatable), --neo4j-data, --neo4j-pid: the same in both benchmarks."""
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=BACKENDS,
+        help="engine to measure (default sqlite); repeat to measure several in one run, one after the other",
+    )
+    parser.add_argument(
+        "--neo4j-data",
+        type=Path,
+        help="the Neo4j server's data directory, measured as the store's size (default: $NEO4J_TEST_HOME/data "
+        "of scripts/neo4j, var/neo4j/data, when that server is the one at NEO4J_URI)",
+    )
+    parser.add_argument(
+        "--neo4j-pid",
+        type=int,
+        help="the Neo4j server's pid, for its JVM's memory (default: the pid file of that scripts/neo4j server)",
+    )
+
+
+def make_engines(backends: list[str], neo4j_data: Path | None, neo4j_pid: int | None) -> list[Engine]:
+    """The engines to measure; prints what stays unknown of a Neo4j server. Raises BenchError when Neo4j is
+    asked for but not configured (no NEO4J_URI) or not reachable."""
+    engines = []
+    for name in backends:
+        if name == "sqlite":
+            engines.append(Engine("sqlite"))
+            continue
+        settings = neo4j_settings_from_env()
+        if neo4j_data is not None and not neo4j_data.is_dir():
+            raise BenchError(f"--neo4j-data {neo4j_data}: not a directory")
+        with neo4j_session(settings) as session:  # reachable, with these credentials
+            session.run("RETURN 1").consume()
+        engine, notes = neo4j_engine(settings, neo4j_data and neo4j_data.resolve(), neo4j_pid)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        engines.append(engine)
+    return engines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -556,8 +905,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
+        cfg.engines = make_engines(cfg.backends, cfg.neo4j_data, cfg.neo4j_pid)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         for n in cfg.sizes:
-            print(f"== {n:,} entities", file=sys.stderr)
             bench_size(cfg, n)
     except BenchError as exc:
         print(markdown_table(cfg.results))

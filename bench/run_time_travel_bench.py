@@ -1,7 +1,7 @@
 """Benchmark history: what keeping every version costs on disk, and whether reading the past is as fast as now.
 
     python bench/run_time_travel_bench.py --entities 100000 --versions 10 [--requests 300] [--json OUT] \
-        [--store DIR] [--http]
+        [--store DIR] [--http] [--backend sqlite] [--backend neo4j [--neo4j-data DIR] [--neo4j-pid PID]]
 
 The store never overwrites: each sync closes the changed entities' versions and relation edges and opens new
 ones, and an `asOf` read must pick, among all of them, the one valid at an instant. This measures both sides
@@ -25,6 +25,10 @@ on a synthetic catalog (`bench/generate_catalog.py`) in which every entity chang
 
 Every answer is checked (no GraphQL errors, not empty), and the store must hold exactly V versions per
 entity; any failure stops the run and prints the rows measured so far.
+
+`--backend neo4j` measures the same on Neo4j (the database at NEO4J_URI, emptied first; its size is the
+server's data directory); `--backend` repeated measures the engines one after the other in one run, and the
+table gets a column per engine.
 """
 
 from __future__ import annotations
@@ -56,11 +60,18 @@ from bench.generate_catalog import ROOT_FILE, CatalogSummary, generate, load_doc
 from bench.run_bench import (  # noqa: E402
     HOST,
     BenchError,
+    Engine,
     Measure,
     QuerySpec,
+    add_engine_arguments,
     disk_usage_mib,
+    empty_neo4j,
+    engine_report,
     free_port,
+    make_engines,
     markdown_table,
+    neo4j_baseline,
+    neo4j_size,
     percentile,
     post_query,
     remove_store,
@@ -68,7 +79,6 @@ from bench.run_bench import (  # noqa: E402
 )
 from graphsvc.api.context import Context  # noqa: E402
 from graphsvc.api.schema import schema  # noqa: E402
-from graphsvc.config import Settings  # noqa: E402
 from graphsvc.service import CatalogService  # noqa: E402
 from graphsvc.store import GraphStore, open_store  # noqa: E402
 from graphsvc.store.sqlite_backend import DATABASE_FILE  # noqa: E402
@@ -108,8 +118,14 @@ class Config:
     request_timeout: float = 120.0
     json_path: Path | None = None
     reuse_store: bool = False
+    backends: list[str] = field(default_factory=lambda: ["sqlite"])
+    neo4j_data: Path | None = None
+    neo4j_pid: int | None = None
+    engines: list[Engine] = field(default_factory=list)
+    """Made from `backends` when the run starts (`make_engines`)."""
     results: list[Measure] = field(default_factory=list)
-    sync_seconds: list[float] = field(default_factory=list)
+    sync_seconds: dict[str, list[float]] = field(default_factory=dict)
+    """Wall seconds of each version's sync, per engine."""
 
 
 @dataclass
@@ -211,10 +227,18 @@ def sync_version(store: GraphStore, catalog: Catalog, version: int) -> float:
     return seconds
 
 
-def store_size_mib(store: GraphStore, directory: Path) -> float:
-    """Allocated size of the store once the WAL is folded into the database file."""
-    store.checkpoint()
-    return disk_usage_mib(directory)
+def store_size_mib(
+    engine: Engine, store: GraphStore, directory: Path, baseline: float | None
+) -> tuple[float, str] | None:
+    """Allocated size of the store (MiB) and a note: SQLite's directory once the WAL is folded into the
+    database file, the Neo4j server's data directory (`baseline`: its size once the database was emptied);
+    None when that is unknown (said at the start)."""
+    if engine.neo4j is None:
+        store.checkpoint()
+        return disk_usage_mib(directory), "after a WAL checkpoint"
+    if engine.data_dir is None:
+        return None
+    return neo4j_size(engine.data_dir, engine.neo4j.neo4j_database, baseline)
 
 
 def check_versions(store: GraphStore, entities: int, versions: int) -> int:
@@ -228,20 +252,22 @@ def check_versions(store: GraphStore, entities: int, versions: int) -> int:
     return total
 
 
-def build_history(cfg: Config, store: GraphStore, catalog: Catalog) -> None:
+def build_history(cfg: Config, engine: Engine, store: GraphStore, catalog: Catalog) -> None:
     """Sync versions 1..V and record their times and the store's size after the first and the last."""
     n, count = cfg.entities, len(catalog.documents)
+    times = cfg.sync_seconds.setdefault(engine.name, [])
+    baseline = neo4j_baseline(engine)
     seconds = sync_version(store, catalog, 1)
-    cfg.sync_seconds.append(seconds)
+    times.append(seconds)
     cfg.results.append(Measure(n, "sync version 1 (all added)", seconds, "s", note=f"{count:,} entities added"))
-    first_size = store_size_mib(store, cfg.store)
+    first_size = store_size_mib(engine, store, cfg.store, baseline)
     rewired = 0
     for version in range(2, cfg.versions + 1):
         rewired = rewrite(catalog, version, cfg.seed)
         seconds = sync_version(store, catalog, version)
-        cfg.sync_seconds.append(seconds)
+        times.append(seconds)
         print(f"   version {version}/{cfg.versions} synced in {seconds:.1f} s", file=sys.stderr)
-    later = cfg.sync_seconds[1:]
+    later = times[1:]
     cfg.results.append(
         Measure(
             n,
@@ -252,12 +278,20 @@ def build_history(cfg: Config, store: GraphStore, catalog: Catalog) -> None:
             f"min {min(later):.2f}, max {max(later):.2f}",
         )
     )
-    last_size = store_size_mib(store, cfg.store)
+    last_size = store_size_mib(engine, store, cfg.store, baseline)
     total = check_versions(store, count, cfg.versions)
-    growth = (last_size - first_size) / (cfg.versions - 1)
+    if first_size is None or last_size is None:
+        return
+    growth = (last_size[0] - first_size[0]) / (cfg.versions - 1)
     cfg.results += [
-        Measure(n, "store size after version 1", first_size, "MiB", note="after a WAL checkpoint"),
-        Measure(n, f"store size after version {cfg.versions}", last_size, "MiB", note=f"{total:,} entity versions"),
+        Measure(n, "store size after version 1", first_size[0], "MiB", note=first_size[1]),
+        Measure(
+            n,
+            f"store size after version {cfg.versions}",
+            last_size[0],
+            "MiB",
+            note=f"{total:,} entity versions; {last_size[1]}",
+        ),
         Measure(n, "storage growth per version", growth, "MiB", note=f"every one of {count:,} entities changed"),
         Measure(n, "storage per entity version", growth * 2**20 / count, "bytes", note="incl. its edges"),
     ]
@@ -471,13 +505,13 @@ def bench_queries(cfg: Config, execute: Execute, transport: str, summary: Catalo
         cfg.results.append(samples.measure(n, f"{transport} {spec.key}: {spec.label}", note))
 
 
-def bench_http(cfg: Config, summary: CatalogSummary) -> None:
+def bench_http(cfg: Config, engine: Engine, summary: CatalogSummary) -> None:
     """The same queries against `catalog serve` on 127.0.0.1 (the store must be closed in this process)."""
     port = free_port()
     base_url = f"http://{HOST}:{port}"
-    cmd = [str(cfg.cli), "serve", "--store", str(cfg.store), "--host", HOST, "--port", str(port)]
-    log = cfg.out / "logs" / f"time-travel-serve-{cfg.entities}.log"
-    with running_server(cmd, base_url, log, cfg.ready_timeout):
+    cmd = [str(cfg.cli), "serve", *engine.store_args(cfg.store), "--host", HOST, "--port", str(port)]
+    log = cfg.out / "logs" / f"time-travel-serve-{engine.name}-{cfg.entities}.log"
+    with running_server(cmd, base_url, log, cfg.ready_timeout, engine.env()):
         with httpx.Client(base_url=base_url, timeout=cfg.request_timeout, trust_env=False) as client:
             bench_queries(cfg, partial(post_query, client), "HTTP", summary)
 
@@ -486,8 +520,13 @@ def bench_http(cfg: Config, summary: CatalogSummary) -> None:
 # The run
 
 
-def prepare_store_dir(store: Path) -> None:
-    """Start from an empty store directory; refuse to delete a non-empty directory that is not a store."""
+def prepare_store(engine: Engine, store: Path) -> None:
+    """Start from an empty store: an empty store directory (a non-empty directory that is not a store is
+    refused, not deleted), or the Neo4j database emptied."""
+    if engine.neo4j is not None:
+        deleted = empty_neo4j(engine.neo4j)
+        print(f"== emptied the Neo4j database {engine.neo4j.neo4j_database}: {deleted:,} nodes", file=sys.stderr)
+        return
     if store.exists() and any(store.iterdir()) and not (store / DATABASE_FILE).exists():
         raise BenchError(f"{store} is not empty and holds no {DATABASE_FILE}; pass an empty or new --store")
     remove_store(store)
@@ -510,25 +549,37 @@ def parse_catalog(cfg: Config, summary: CatalogSummary) -> Catalog:
 
 
 def run(cfg: Config) -> None:
+    """Each engine in turn; every measure is tagged with its engine, those of a failed run too."""
+    for engine in cfg.engines:
+        first = len(cfg.results)
+        try:
+            run_engine(cfg, engine)
+        finally:
+            for measure in cfg.results[first:]:
+                measure.backend = engine.name
+
+
+def run_engine(cfg: Config, engine: Engine) -> None:
     n = cfg.entities
     started = time.perf_counter()
     summary = generate(n, cfg.out / f"time-travel-catalog-{n}", seed=cfg.seed)
     cfg.results.append(
         Measure(n, "generate catalog", time.perf_counter() - started, "s", note=f"{len(summary.files)} files; context")
     )
-    settings = Settings(store_dir=cfg.store, refresh_interval_s=0)
+    settings = engine.settings(cfg.store)
+    where = cfg.store if engine.neo4j is None else f"the Neo4j database at {settings.neo4j_uri}"
     catalog = None if cfg.reuse_store else parse_catalog(cfg, summary)
     if catalog is not None:
-        prepare_store_dir(cfg.store)
+        prepare_store(engine, cfg.store)
     service = CatalogService(open_store(settings), settings)
     try:
         if catalog is None:  # the root Location is an entity too
             total = check_versions(service.store, summary.entities + 1, cfg.versions)
-            print(f"== reusing {cfg.store}: {total:,} entity versions", file=sys.stderr)
+            print(f"== {engine.name}: reusing {where}: {total:,} entity versions", file=sys.stderr)
         else:
-            print(f"== history: {n:,} entities x {cfg.versions} versions", file=sys.stderr)
-            build_history(cfg, service.store, catalog)
-        print("== queries in process", file=sys.stderr)
+            print(f"== {engine.name}: history, {n:,} entities x {cfg.versions} versions", file=sys.stderr)
+            build_history(cfg, engine, service.store, catalog)
+        print(f"== {engine.name}: queries in process", file=sys.stderr)
         execute = InProcess(service)
         try:
             bench_queries(cfg, execute, "in-process", summary)
@@ -537,8 +588,8 @@ def run(cfg: Config) -> None:
     finally:
         service.close()
     if cfg.http:
-        print("== queries over HTTP", file=sys.stderr)
-        bench_http(cfg, summary)
+        print(f"== {engine.name}: queries over HTTP", file=sys.stderr)
+        bench_http(cfg, engine, summary)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -564,6 +615,7 @@ def write_json(cfg: Config, path: Path) -> None:
             "warmup": cfg.warmup,
             "seed": cfg.seed,
             "http": cfg.http,
+            "engines": [engine_report(e) for e in cfg.engines],
         },
         "sync_seconds": cfg.sync_seconds,
         "results": [asdict(m) for m in cfg.results],
@@ -589,6 +641,7 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--http", action="store_true", help="also measure the queries over HTTP (catalog serve)")
     parser.add_argument("--cli", type=Path, default=DEFAULT_CLI, help="the `catalog` executable, for --http")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    add_engine_arguments(parser)
     args = parser.parse_args(argv)
     if args.entities < 100 or args.versions < 2:
         parser.error("--entities must be >= 100 and --versions >= 2")
@@ -607,6 +660,9 @@ def parse_args(argv: list[str] | None) -> Config:
         cli=args.cli.resolve(),
         json_path=args.json,
         reuse_store=args.reuse_store,
+        backends=list(dict.fromkeys(args.backend or ["sqlite"])),
+        neo4j_data=args.neo4j_data,
+        neo4j_pid=args.neo4j_pid,
     )
 
 
@@ -614,6 +670,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     if cfg.http and not os.access(cfg.cli, os.X_OK):
         print(f"error: no `catalog` executable at {cfg.cli}; run `pip install -e .` or pass --cli", file=sys.stderr)
+        return 2
+    try:
+        cfg.engines = make_engines(cfg.backends, cfg.neo4j_data, cfg.neo4j_pid)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         run(cfg)

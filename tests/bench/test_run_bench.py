@@ -7,6 +7,7 @@ and that a GraphQL error or an empty answer stops the run instead of being timed
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import stat
 import subprocess
@@ -21,6 +22,7 @@ from bench.generate_catalog import CatalogSummary
 from bench.run_bench import (
     HOST,
     BenchError,
+    Engine,
     Measure,
     build_queries,
     check_entity_count,
@@ -30,6 +32,8 @@ from bench.run_bench import (
     main,
     markdown_table,
     measure_query,
+    neo4j_engine,
+    neo4j_size,
     peak_rss_mib,
     percentile,
     remove_store,
@@ -258,3 +262,193 @@ def test_remove_store_deletes_the_whole_directory(tmp_path: Path) -> None:
     (store / "catalog.sqlite-wal").write_bytes(b"x")
     remove_store(store)
     assert not store.exists() and tmp_path.is_dir()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Engines: Neo4j beside SQLite
+
+RUN_BENCH_ROWS = [
+    "generate catalog",
+    "full ingest, wall",
+    "full ingest, peak RSS",
+    "no-op re-ingest, wall",
+    "store size on disk",
+    "query a: entity by ref",
+    "query b: entities by owner",
+    "query c: kind+type filter, first 100",
+    "query d: relations of one entity",
+    "query e: dependencies depth 6 from a hub",
+    "server peak RSS",
+    "re-ingest after 1% changed, wall",
+]
+
+
+def neo4j_env(settings: Settings) -> dict[str, str]:
+    """The variables `eval "$(scripts/neo4j start)"` sets, for the server the test run has."""
+    return {
+        "NEO4J_URI": settings.neo4j_uri,
+        "NEO4J_USER": settings.neo4j_user,
+        "NEO4J_PASSWORD": settings.neo4j_password,
+        "NEO4J_DATABASE": settings.neo4j_database,
+    }
+
+
+def expected_neo4j_rows(settings: Settings, rows: list[str]) -> list[str]:
+    """`rows` as the Neo4j column has them: the JVM's memory after the server's when its pid is known, no
+    store size when its data directory is not (a server that is not scripts/neo4j's, e.g. a container)."""
+    engine, _ = neo4j_engine(settings, None, None)
+    found = [r for r in rows if engine.data_dir is not None or not r.startswith("store size")]
+    if engine.pid is not None and "server peak RSS" in found:
+        found.insert(found.index("server peak RSS") + 1, "Neo4j server JVM RSS")
+    return found
+
+
+@pytest.mark.neo4j
+def test_both_engines_in_one_run_with_the_real_cli(
+    tmp_path: Path, neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    for name, value in neo4j_env(neo4j_settings).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CATALOG_BACKEND", "neo4j")  # the SQLite children must not inherit it
+    report_path = tmp_path / "results.json"
+    args = [
+        *("--entities", "200", "--out", str(tmp_path / "out"), "--requests", "5", "--warmup", "1"),
+        *("--backend", "sqlite", "--backend", "neo4j", "--json", str(report_path)),
+    ]
+    assert main(args) == 0, capsys.readouterr()
+    printed = capsys.readouterr().out
+    report = json.loads(report_path.read_text())
+    by_engine = {
+        backend: [r["measure"] for r in report["results"] if r["backend"] == backend] for backend in ("sqlite", "neo4j")
+    }
+    assert by_engine == {"sqlite": RUN_BENCH_ROWS, "neo4j": expected_neo4j_rows(neo4j_settings, RUN_BENCH_ROWS)}
+    assert all(r["value"] > 0 for r in report["results"]), report["results"]
+    assert [e["backend"] for e in report["config"]["engines"]] == ["sqlite", "neo4j"]
+    assert neo4j_settings.neo4j_password not in report_path.read_text()
+    assert (tmp_path / "out" / "stores" / "store-200" / DATABASE_FILE).is_file()  # SQLite's went to its directory
+
+    lines = printed.splitlines()
+    assert lines[0] == (
+        "| entities | measure | unit | sqlite | sqlite p99 | neo4j | neo4j p99 | neo4j/sqlite | notes |"
+    )
+    for name in RUN_BENCH_ROWS:
+        (row,) = [line for line in lines if line.startswith(f"| 200 | {name} |")]
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        sqlite_value, neo4j_value, ratio = cells[3], cells[5], cells[7]
+        if name.startswith("store size") and "store size on disk" not in by_engine["neo4j"]:
+            assert neo4j_value == "" and ratio == ""
+            continue
+        assert sqlite_value and neo4j_value and ratio.endswith("x"), row
+        if name.startswith("query"):
+            assert cells[4] and cells[6], row  # both p99s
+    neo4j_rows = report["results"]
+    ingest = next(r for r in neo4j_rows if r["backend"] == "neo4j" and r["measure"] == "full ingest, wall")
+    assert "emptied first" in ingest["note"]
+
+
+@pytest.mark.neo4j
+def test_reuse_store_on_neo4j_queries_what_the_database_holds(
+    tmp_path: Path, neo4j_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in neo4j_env(neo4j_settings).items():
+        monkeypatch.setenv(name, value)
+    common = ["--entities", "150", "--out", str(tmp_path / "out"), "--requests", "3", "--warmup", "0"]
+    common += ["--backend", "neo4j", "--mutate", "0"]
+    assert main(common) == 0
+    assert main([*common, "--reuse-store", "--json", str(tmp_path / "again.json")]) == 0
+    measures = [r["measure"] for r in json.loads((tmp_path / "again.json").read_text())["results"]]
+    assert [m for m in measures if "ingest" in m] == []
+    assert "query e: dependencies depth 6 from a hub" in measures and "server peak RSS" in measures
+
+
+def test_neo4j_without_neo4j_uri_fails_at_once_saying_what_to_run(
+    tmp_path: Path, fake_cli: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    out = tmp_path / "out"
+    args = ["--entities", "200", "--out", str(out), "--cli", str(fake_cli), "--backend", "sqlite", "--backend", "neo4j"]
+    assert main(args) == 2
+    printed = capsys.readouterr()
+    assert "NEO4J_URI is not set" in printed.err
+    assert 'run `eval "$(scripts/neo4j start)"; export NEO4J_URI' in printed.err
+    assert printed.out == "" and not out.exists()  # nothing measured, not even the SQLite half
+
+
+def test_an_unreachable_neo4j_fails_at_once_naming_it(
+    tmp_path: Path, fake_cli: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    uri = f"bolt://{HOST}:{free_port()}"
+    monkeypatch.setenv("NEO4J_URI", uri)
+    args = ["--entities", "200", "--out", str(tmp_path / "out"), "--cli", str(fake_cli), "--backend", "neo4j"]
+    assert main(args) == 2
+    assert f"cannot reach Neo4j at {uri}" in capsys.readouterr().err
+
+
+def test_reuse_store_on_neo4j_takes_one_size(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["--entities", "200", "--entities", "300", "--backend", "neo4j", "--reuse-store"])
+    assert "the database holds one catalog" in capsys.readouterr().err
+
+
+def test_the_scripts_neo4j_server_is_found_only_when_it_is_the_one_at_neo4j_uri(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "neo4j-home"
+    (home / "data").mkdir(parents=True)
+    (home / "env").write_text("NEO4J_URI=bolt://127.0.0.1:7001\nNEO4J_USER=neo4j\nNEO4J_PASSWORD=x\n")
+    (home / "pid").write_text(f"{os.getpid()}\n")
+    monkeypatch.setenv("NEO4J_TEST_HOME", str(home))
+    ours = Settings(backend="neo4j", neo4j_uri="bolt://127.0.0.1:7001")
+    engine, notes = neo4j_engine(ours, None, None)
+    assert (engine.data_dir, engine.pid, notes) == (home / "data", os.getpid(), [])
+    assert "CATALOG_BACKEND" in engine.env() and engine.env()["NEO4J_URI"] == ours.neo4j_uri
+    assert engine.store_args(tmp_path / "store") == []
+
+    other = Settings(backend="neo4j", neo4j_uri="bolt://127.0.0.1:7002")
+    engine, notes = neo4j_engine(other, None, None)
+    assert (engine.data_dir, engine.pid) == (None, None)
+    assert any("--neo4j-data DIR" in n for n in notes) and any("--neo4j-pid PID" in n for n in notes)
+    engine, notes = neo4j_engine(other, tmp_path, os.getpid())  # as given on the command line
+    assert (engine.data_dir, engine.pid, notes) == (tmp_path, os.getpid(), [])
+
+
+def test_children_run_on_the_engine_measured_whatever_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATALOG_BACKEND", "neo4j")
+    monkeypatch.setenv("CATALOG_REFRESH_INTERVAL", "60")
+    env = Engine("sqlite").env()
+    assert (env["CATALOG_BACKEND"], env["CATALOG_REFRESH_INTERVAL"]) == ("sqlite", "0")
+    assert Engine("sqlite").store_args(Path("/s")) == ["--store", "/s"]
+
+
+def test_the_neo4j_store_size_is_its_data_directory_split_by_what_it_holds(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for folder, size in (("data/databases/neo4j", 3 << 20), ("data/transactions/neo4j", 1 << 20), ("logs", 1 << 20)):
+        (data / folder).mkdir(parents=True)
+        (data / folder / "file").write_bytes(b"x" * size)
+    size, note = neo4j_size(data, "neo4j")
+    assert size == pytest.approx(disk_usage_mib(data)) and size >= 5
+    assert "store files 3.0 MiB, transaction logs 1.0 MiB" in note
+
+
+def test_several_engines_make_one_column_each_and_the_ratio() -> None:
+    rows = [
+        Measure(1_000, "full ingest, wall", 2.0, "s", note="fresh store", backend="sqlite"),
+        Measure(1_000, "query a", 0.5, "ms", 1.25, 0.6, note="10 req", backend="sqlite"),
+        Measure(1_000, "server peak RSS", 60.0, "MiB", backend="sqlite"),
+        Measure(1_000, "full ingest, wall", 5.0, "s", note="emptied", backend="neo4j"),
+        Measure(1_000, "query a", 2.0, "ms", 5.0, 2.5, note="10 req", backend="neo4j"),
+        Measure(1_000, "server peak RSS", 90.0, "MiB", backend="neo4j"),
+        Measure(1_000, "Neo4j server JVM RSS", 900.0, "MiB", backend="neo4j"),
+        Measure(10_000, "full ingest, wall", 20.0, "s", backend="sqlite"),
+    ]
+    table = markdown_table(rows).splitlines()
+    assert table == [
+        "| entities | measure | unit | sqlite | sqlite p99 | neo4j | neo4j p99 | neo4j/sqlite | notes |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---|",
+        "| 1,000 | full ingest, wall | s | 2.00 |  | 5.00 |  | 2.50x | [sqlite] fresh store [neo4j] emptied |",
+        "| 1,000 | query a | ms | 0.50 | 1.25 | 2.00 | 5.00 | 4.00x | 10 req |",
+        "| 1,000 | server peak RSS | MiB | 60.00 |  | 90.00 |  | 1.50x |  |",
+        "| 1,000 | Neo4j server JVM RSS | MiB |  |  | 900 |  |  |  |",
+        "| 10,000 | full ingest, wall | s | 20.00 |  |  |  |  |  |",
+    ]
+    assert markdown_table(rows[3:7]).splitlines()[0] == "| entities | measure | neo4j | p99 | mean | unit | notes |"
