@@ -1,4 +1,4 @@
-"""`catalog`: run the service, ingest sources, query the graph, export the schema.
+"""`catalog`: run the service, ingest sources, query the graph, export and import the store, export the schema.
 
 The embedded store belongs to one process. While `catalog serve` holds it, other commands either go through
 the service (`--url`) or stop with a message that names the service — never a second writer.
@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
 
     command("check", "Verify the store's invariants; print what is wrong and exit 1 if anything is.", _check)
     command("export-schema", "Print the GraphQL schema (SDL).", _export_schema, store=False)
+
+    export = command("export", "Write the whole temporal graph of the store to FILE (gzip JSON Lines).", _export)
+    export.add_argument("file", metavar="FILE")
+    load = command("import", "Load FILE, written by `catalog export`, into an empty store (either engine).", _import)
+    load.add_argument("file", metavar="FILE")
     return parser
 
 
@@ -254,12 +259,20 @@ def _target_for_service(target: str) -> str:
 class _progress_bar:
     """A progress bar on stderr for long syncs (tqdm hides itself when stderr is not a terminal)."""
 
+    def __init__(self, unit: str = "entities") -> None:
+        self.unit = unit
+        self.doing: str | None = None
+
     def __enter__(self) -> Any:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=0, unit="entities", file=sys.stderr, disable=None, leave=False)
+        self.bar = tqdm(total=0, unit=self.unit, file=sys.stderr, disable=None, leave=False)
 
-        def update(done: int, total: int) -> None:
+        def update(done: int, total: int, doing: str | None = None) -> None:
+            if doing is not None and doing != self.doing and not self.bar.disable:  # a new phase: its own rate
+                self.doing = doing
+                self.bar.reset(total)
+                self.bar.set_description_str(doing, refresh=False)
             self.bar.total = total
             self.bar.n = done
             self.bar.refresh()
@@ -300,12 +313,15 @@ def _parse_var(text: str) -> tuple[str, Any]:
 def _query_locally(settings: Settings, document: str, variables: dict[str, Any]) -> dict[str, Any]:
     from graphsvc.api.context import Context
     from graphsvc.api.schema import schema
+    from graphsvc.store.graph_store import READ_ATTEMPTS
 
     service = _open_service(settings)
     try:
-        result = asyncio.run(
-            schema.execute(document, variable_values=variables, context_value=Context(service=service))
-        )
+        for _ in range(READ_ATTEMPTS):  # again while a commit disturbed its snapshot (Context.disturbed)
+            context = Context(service=service)
+            result = asyncio.run(schema.execute(document, variable_values=variables, context_value=context))
+            if not context.disturbed:
+                break
     finally:
         service.close()
     out: dict[str, Any] = {"data": result.data}
@@ -355,6 +371,54 @@ def _check(args: argparse.Namespace) -> int:
         print(f"catalog: {where}: {len(violations)} of {rules} invariants do not hold", file=sys.stderr)
         return EXIT_ERRORS
     print(f"{where}: all {rules} invariants hold ({census[0]} entities with versions, {census[5] or 0} versions)")
+    return EXIT_OK
+
+
+# --- export / import ---------------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    from graphsvc.portable import export_file
+    from graphsvc.store import open_store
+
+    settings = _settings(args)
+    store = open_store(settings)
+    try:
+        with _progress_bar("rows") as progress:
+            summary = export_file(store, Path(args.file), progress)
+    except OSError as error:
+        print(f"catalog: cannot write {args.file}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        store.close()
+    size = Path(args.file).stat().st_size
+    print(f"exported {_describe(settings)} to {args.file} ({size:,} bytes): {summary.describe()}")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from graphsvc.portable import ImportRefusedError, import_file
+    from graphsvc.store import open_store
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"catalog: cannot import {args.file}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    settings = _settings(args)
+    store = open_store(settings, partial_import=True)
+    where = f"the store {_describe(settings)}"
+    try:
+        with _progress_bar("rows") as progress:
+            summary = import_file(store, path, progress, store_name=where)
+    except ImportRefusedError as error:
+        print(f"catalog: {error}", file=sys.stderr)
+        return EXIT_ERRORS
+    except OSError as error:
+        print(f"catalog: cannot read {args.file}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        store.close()
+    print(f"imported {args.file} into {_describe(settings)}: {summary.describe()}; `catalog check` verifies it")
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from graphsvc.model import (
     validate_entity,
 )
 from graphsvc.store.backend import Insert, Operation
+from graphsvc.store.errors import StoreTransientError
 from graphsvc.store.graph_store import GraphStore
 from graphsvc.store.schema import (
     DANGLING,
@@ -77,6 +79,8 @@ class SyncSummary:
     removed: int = 0
     unchanged: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)
+    """The transient errors (a deadlock, a cluster's leader moving) after which the sync was run again."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -120,25 +124,54 @@ def sync_source(
     commit_author: str | None = None,
     progress: Progress | None = None,
 ) -> SyncSummary:
-    """Bring the store in line with `result`, the current content of `source`."""
+    """Bring the store in line with `result`, the current content of `source`. The sync is one transaction;
+    one the engine aborts for a transient reason (`StoreTransientError`) is run again, whole, from its reads."""
     run = Provenance(source, uuid.uuid4().hex, at if at is not None else now_micros(), result.commit_sha, commit_author)
-    summary = SyncSummary(run.sync_run, source, run.at)
     store.start_sync_run(run.sync_run, source, run.at, run.commit_sha)  # committed now: a sync is seen running
-    try:
-        with store.transaction():
-            _Sync(store, result, run, frozenset(k.lower() for k in custom_kinds), summary, progress).apply()
-            store.record_errors(summary.errors)
-            failed_files = {error["location"] for error in summary.errors}
-            digests = {k: v for k, v in result.file_digests.items() if k not in failed_files}
-            store.replace_file_digests(source, digests)
-            summary.finished_at = now_micros()
-            status = "completed_with_errors" if summary.errors else "completed"
-            store.finish_sync_run(run.sync_run, finished_at=summary.finished_at, status=status, counts=summary.counts)
-    except BaseException:
-        # Nothing of the sync was committed; say so on its run record, which the start committed.
-        store.finish_sync_run(run.sync_run, finished_at=now_micros(), status="failed", counts=summary.counts)
-        raise
-    return summary
+    retries: list[str] = []
+    while True:
+        summary = SyncSummary(run.sync_run, source, run.at, retries=retries)
+        try:
+            _sync_once(store, result, run, custom_kinds, summary, progress)
+            return summary
+        except StoreTransientError as error:
+            if len(retries) < TRANSIENT_RETRIES:
+                retries.append(str(error))
+                time.sleep(0.1 * 2 ** len(retries))
+                continue
+            _record_failure(store, run, summary)
+            raise
+        except BaseException:
+            _record_failure(store, run, summary)
+            raise
+
+
+TRANSIENT_RETRIES = 3
+"""Runs of a sync after its first, each after a longer pause (0.2, 0.4, 0.8 s)."""
+
+
+def _sync_once(
+    store: GraphStore,
+    result: ReadResult,
+    run: Provenance,
+    custom_kinds: Iterable[str],
+    summary: SyncSummary,
+    progress: Progress | None,
+) -> None:
+    with store.transaction(label=run.sync_run):
+        _Sync(store, result, run, frozenset(k.lower() for k in custom_kinds), summary, progress).apply()
+        store.record_errors(summary.errors)
+        failed_files = {error["location"] for error in summary.errors}
+        digests = {k: v for k, v in result.file_digests.items() if k not in failed_files}
+        store.replace_file_digests(summary.source, digests)
+        summary.finished_at = now_micros()
+        status = "completed_with_errors" if summary.errors else "completed"
+        store.finish_sync_run(run.sync_run, finished_at=summary.finished_at, status=status, counts=summary.counts)
+
+
+def _record_failure(store: GraphStore, run: Provenance, summary: SyncSummary) -> None:
+    """Nothing of the sync was committed; say so on its run record, which the start committed."""
+    store.finish_sync_run(run.sync_run, finished_at=now_micros(), status="failed", counts=summary.counts)
 
 
 class _Sync:

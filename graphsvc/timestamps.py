@@ -7,7 +7,7 @@ half-open validity intervals `[valid_from, valid_to)` a pair of integer comparis
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def now_micros() -> int:
@@ -27,3 +27,9 @@ def from_datetime(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return int(value.timestamp() * 1_000_000)
+
+
+def to_iso(micros: int) -> str:
+    """An instant as ISO 8601 in UTC, exact to the microsecond (`2026-01-05T10:00:00Z`)."""
+    value = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    return value.isoformat().replace("+00:00", "Z")

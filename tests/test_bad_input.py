@@ -21,11 +21,11 @@ GOOD = [component("checkout", owner="team-a"), group("team-a")]
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[tuple[CatalogService, Path]]:
+def catalog(tmp_path: Path, store_settings: Settings) -> Iterator[tuple[CatalogService, Path]]:
     root = tmp_path / "catalog"
     root.mkdir()
     (root / "catalog-info.yaml").write_text(yaml.safe_dump_all(GOOD))
-    settings = Settings(store_dir=tmp_path / "store")
+    settings = store_settings
     service = CatalogService(open_store(settings), settings)
     service.register(str(root / "catalog-info.yaml"))
     yield service, root
@@ -112,12 +112,12 @@ def test_two_locations_claiming_one_entity(catalog: tuple[CatalogService, Path],
     assert service.store.entity("component:default/checkout").spec["owner"] == "team-a"
 
 
-def test_a_location_cycle_is_reported_once(tmp_path: Path) -> None:
+def test_a_location_cycle_is_reported_once(tmp_path: Path, store_settings: Settings) -> None:
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     location = "apiVersion: backstage.io/v1alpha1\\nkind: Location\\nmetadata: {{name: {}}}\\nspec: {{target: ./{}}}\\n"
     a.write_text(location.format("a", "b.yaml").replace("\\n", "\n"))
     b.write_text(location.format("b", "a.yaml").replace("\\n", "\n"))
-    settings = Settings(store_dir=tmp_path / "store")
+    settings = store_settings
     service = CatalogService(open_store(settings), settings)
     try:
         summary = service.register(str(a))

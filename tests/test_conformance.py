@@ -28,8 +28,8 @@ ROOTS = [
 
 
 @pytest.fixture(scope="module")
-def ingested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CatalogService, list]]:
-    settings = Settings(store_dir=tmp_path_factory.mktemp("store"), fetch_timeout_s=2)
+def ingested(module_store_settings: Settings) -> Iterator[tuple[CatalogService, list]]:
+    settings = module_store_settings.model_copy(update={"fetch_timeout_s": 2})
     service = CatalogService(open_store(settings), settings)
     summaries = [service.register(str(root)) for root in ROOTS]
     yield service, summaries

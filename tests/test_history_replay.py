@@ -293,10 +293,10 @@ def test_after_a_force_push_the_store_follows_the_new_history(
 
 
 def test_the_service_registers_the_branch_so_a_refresh_continues_from_its_head(
-    tmp_path: Path, repo: tuple[ScriptedRepository, list[str]]
+    store_settings: Settings, repo: tuple[ScriptedRepository, list[str]]
 ) -> None:
     repository, sha = repo
-    settings = Settings(store_dir=tmp_path / "store")
+    settings = store_settings
     service = CatalogService(open_store(settings), settings)
     try:
         service.write_now(lambda: service.register(str(repository.path)))  # a plain registration: the work tree
@@ -314,10 +314,10 @@ def test_the_service_registers_the_branch_so_a_refresh_continues_from_its_head(
 
 
 def test_a_refresh_of_a_replayed_branch_keeps_every_new_commit(
-    tmp_path: Path, repo: tuple[ScriptedRepository, list[str]]
+    store_settings: Settings, repo: tuple[ScriptedRepository, list[str]]
 ) -> None:
     repository, _ = repo
-    settings = Settings(store_dir=tmp_path / "store")
+    settings = store_settings
     service = CatalogService(open_store(settings), settings)
     try:
         service.write_now(lambda: service.backfill_history(str(repository.path)))

@@ -15,13 +15,13 @@ from tests.store.catalog_builder import component, group
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[tuple[CatalogService, Path]]:
+def catalog(tmp_path: Path, store_settings: Settings) -> Iterator[tuple[CatalogService, Path]]:
     root = tmp_path / "catalog"
     (root / "a").mkdir(parents=True)
     (root / "b").mkdir()
     write(root / "a", [component("web"), component("api-gw")])
     write(root / "b", [group("team-a")])
-    settings = Settings(store_dir=tmp_path / "store")
+    settings = store_settings
     service = CatalogService(open_store(settings), settings)
     service.register(str(root))
     yield service, root

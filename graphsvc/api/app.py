@@ -26,6 +26,7 @@ from strawberry.asgi import GraphQL
 from graphsvc.api.context import Context
 from graphsvc.api.schema import schema
 from graphsvc.service import CatalogService
+from graphsvc.store.graph_store import READ_ATTEMPTS
 
 T = TypeVar("T")
 EXECUTION_WORKERS = 8
@@ -89,13 +90,20 @@ class CatalogGraphQL(GraphQL):
         except ValueError:  # Python's parser refuses to convert integers this long
             raise HTTPException(400, "the request body holds an integer of more than 4,300 digits") from None
         if not isinstance(body, dict | list):
-            raise HTTPException(400, "the request body must be a JSON object: {\"query\": \"...\"}")
+            raise HTTPException(400, 'the request body must be a JSON object: {"query": "..."}')
         return body
 
     async def execute_single(self, **kwargs: Any) -> Any:
-        """Execute on a worker thread (see the module's docstring); parsing the request stays here."""
+        """Execute on a worker thread (see the module's docstring); parsing the request stays here. A query
+        whose snapshot a commit disturbed (Neo4j, see `Context.disturbed`) is executed again, afresh."""
         execute = super().execute_single
-        return await self.threads.run(lambda: execute(**kwargs))
+        context: Context = kwargs["context"]
+        for _ in range(READ_ATTEMPTS):
+            result = await self.threads.run(lambda: execute(**kwargs))
+            if not context.disturbed:
+                return result
+            kwargs["context"] = context = Context(service=self.service)
+        raise HTTPException(503, f"the catalog changed during each of {READ_ATTEMPTS} attempts to answer: try again")
 
 
 def create_app(service: CatalogService, *, on_shutdown: list[Any] | None = None) -> Starlette:

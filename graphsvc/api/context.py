@@ -31,6 +31,9 @@ class Context:
     )
     _version_loader: DataLoader[str, dict[str, Any] | None] | None = None
     _snapshot: GraphStore | None = None
+    disturbed: bool = False
+    """Whether a commit was applied while the query read its snapshot (Neo4j's read-committed reads, see
+    `graphsvc.store.neo4j_backend`): its answer may mix two states, so the API executes it again."""
 
     @property
     def store(self) -> GraphStore:
@@ -44,6 +47,7 @@ class Context:
             self._snapshot = store
             try:
                 yield
+                self.disturbed = store.disturbed()
             finally:
                 self._snapshot = None
 

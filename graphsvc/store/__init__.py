@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from graphsvc.config import Settings
 from graphsvc.store.cypher import EntityFilter
-from graphsvc.store.errors import StoreError, StoreLockedError, StoreUnavailableError
+from graphsvc.store.errors import PartialImportError, StoreError, StoreLockedError, StoreUnavailableError
 from graphsvc.store.graph_store import GraphStore
 
 
-def open_store(settings: Settings) -> GraphStore:
-    """The store the settings name: the embedded SQLite store directory, or a Neo4j database."""
+def open_store(settings: Settings, *, partial_import: bool = False) -> GraphStore:
+    """The store the settings name: the embedded SQLite store directory, or a Neo4j database.
+
+    A store holding an import that did not finish is refused (`PartialImportError`, saying how to finish it),
+    except with `partial_import`, which only `catalog import` passes."""
+    store = _open(settings)
+    if not partial_import:
+        try:
+            store.refuse_partial_import()
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _open(settings: Settings) -> GraphStore:
     if settings.backend == "neo4j":
         from graphsvc.store.neo4j_backend import Neo4jBackend
 
@@ -29,6 +43,7 @@ def open_store(settings: Settings) -> GraphStore:
 __all__ = [
     "EntityFilter",
     "GraphStore",
+    "PartialImportError",
     "StoreError",
     "StoreLockedError",
     "StoreUnavailableError",

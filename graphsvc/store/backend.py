@@ -35,17 +35,22 @@ class Backend(Protocol):
     exclusive: bool
     """Whether one process owns the store (so a sync run left `running` at open is an interrupted one)."""
 
+    def disturbed(self) -> bool:
+        """For the backend a `snapshot()` yields: whether a commit was applied while it read (engines whose
+        reads are read-committed); then its reads must be done again. False elsewhere."""
+
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         """Run one read statement; rows in column order. Inside this thread's `transaction()`, in it."""
 
     def write(self, operations: Sequence[Operation]) -> None:
         """Run the operations in ONE write transaction (this thread's open one, if any): all or nothing."""
 
-    def transaction(self) -> AbstractContextManager[None]:
-        """Everything written and read on this thread inside the block commits together, or not at all."""
+    def transaction(self, label: str | None = None) -> AbstractContextManager[None]:
+        """Everything written and read on this thread inside the block commits together, or not at all.
+        `label`: the sync run the transaction is for, if it is one."""
 
     def snapshot(self) -> AbstractContextManager[Backend]:
-        """A backend whose reads all see one committed state."""
+        """A backend whose reads all see one committed state, unless it says it was `disturbed`."""
 
     def schema_statements(self) -> list[str]: ...
 

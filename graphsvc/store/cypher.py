@@ -17,6 +17,7 @@ from graphsvc.store.schema import (
     DUMP_TABLES,
     EDGE_DUMP_COLUMNS,
     EDGE_LABELS,
+    IMPORT_MARKER,
     NODE_TABLES,
     PRESENT,
     RELATION_EDGES,
@@ -214,12 +215,6 @@ def schema_statements() -> list[str]:
     return statements
 
 
-def _latest_at(instants: str, instant: int) -> str:
-    """The greatest element of the integer list `instants` that is <= `instant` (a literal), or null."""
-    t = int(instant)
-    return f"reduce(m = null, s IN {instants} | CASE WHEN s <= {t} AND (m IS NULL OR s > m) THEN s ELSE m END)"
-
-
 class Statements:
     """The Cypher statements, built lazily, then reused as constant strings."""
 
@@ -293,6 +288,58 @@ class Statements:
             "MATCH (s:SyncRun {id: $id}) SET s.finished_at = $finished_at, s.status = $status, "
             "s.added = $added, s.updated = $updated, s.removed = $removed, s.unchanged = $unchanged, "
             "s.errors = $errors"
+        )
+
+    @cached_property
+    def take_writer_lock(self) -> str:
+        """The first statement of every write transaction: writing the writer node takes Neo4j's exclusive
+        lock on it until commit, so the write transactions of all services sharing the database run one at a
+        time, and each reads what the previous one committed."""
+        return "MERGE (w:StoreMeta {id: 'writer'}) SET w.held_by = $label"
+
+    @cached_property
+    def commit_gate(self) -> str:
+        """The commit gate (see `neo4j_backend`): its generation, the write being applied (or null), since when."""
+        return "OPTIONAL MATCH (g:StoreMeta {id: 'commit'}) RETURN coalesce(g.generation, 0), g.applying, g.since"
+
+    @cached_property
+    def open_commit_gate(self) -> str:
+        return (
+            "MERGE (g:StoreMeta {id: 'commit'}) "
+            "SET g.generation = coalesce(g.generation, 0) + 1, g.applying = $write, g.since = timestamp()"
+        )
+
+    @cached_property
+    def close_commit_gate(self) -> str:
+        """Closes the gate `$write` opened (if another write opened it since, that one's stays open)."""
+        return (
+            "MATCH (g:StoreMeta {id: 'commit'}) WHERE g.applying = $write "
+            "SET g.generation = g.generation + 1, g.applying = null"
+        )
+
+    @cached_property
+    def live_writes(self) -> str:
+        """The writes whose transaction is open somewhere in the DBMS, by their metadata."""
+        return "SHOW TRANSACTIONS YIELD metaData WHERE metaData.catalog_write IS NOT NULL RETURN metaData.catalog_write"
+
+    @cached_property
+    def running_sync_runs(self) -> str:
+        return "MATCH (s:SyncRun) WHERE s.status = 'running' RETURN s.id"
+
+    @cached_property
+    def live_sync_runs(self) -> str:
+        """The sync runs whose write transaction is open somewhere in the DBMS (any service), by the label
+        each carries in its transaction metadata."""
+        return (
+            "SHOW TRANSACTIONS YIELD metaData WHERE metaData.catalog_sync_run IS NOT NULL "
+            "RETURN metaData.catalog_sync_run"
+        )
+
+    @cached_property
+    def interrupt_sync_runs(self) -> str:
+        return (
+            "MATCH (s:SyncRun) WHERE s.id IN $ids AND s.status = 'running' "
+            "SET s.status = 'interrupted', s.finished_at = $at"
         )
 
     @cached_property
@@ -378,19 +425,19 @@ class Statements:
         return "UNWIND $refs AS ref MATCH (e:Entity {ref: ref}) RETURN e.ref, e.version_starts"
 
     def entities_at(self, as_of: int) -> str:
-        """Entities by ref as they were at `as_of`, in one statement of key lookups.
+        """Entities by ref as they were at `as_of`: the entity's versions by the `ref` index, the one valid then.
 
-        Each entity's `version_starts` names the version that began last at or before `as_of`; that version is
-        fetched by key (`ref@valid_from`) and kept if it had not ended by then. Walking HAS_VERSION instead makes
-        LadybugDB hash-join the whole version edge table (measured at 100k entities x 10 versions: 0.6 ms per
-        ref); reading the starts and the version in two statements cost 0.31 ms per ref, this one 0.23 ms.
+        Only a version's own validity decides which one that is: its start, set once, and its end, set once
+        when a later sync closes it. Picking the version from the entity's `version_starts` list (one key
+        lookup, which suited LadybugDB) depends on a list every changing sync rewrites.
         """
-        version = f"{self._version_of('a', as_of)} WHERE {_not_ended('e', as_of)}"
+        version = self._version_of("a", as_of, [_not_ended("e", as_of)])
         return f"UNWIND $refs AS ref MATCH (a:Entity {{ref: ref}}) {version} RETURN {VERSION_RETURN}"
 
-    def _version_of(self, entity: str, as_of: int) -> str:
-        """Binds `e` to the version of `entity` that began last at or before `as_of` (valid then unless it ended)."""
-        return self._version_by_key(f"{entity}.ref", _latest_at(f"{entity}.version_starts", as_of))
+    def _version_of(self, entity: str, as_of: int, conditions: list[str]) -> str:
+        """Binds `e` to the versions of `entity` that began at or before `as_of` and meet `conditions`."""
+        started = f"e.valid_from <= {int(as_of)}"
+        return f"MATCH (e:EntityVersion {{ref: {entity}.ref}}) WHERE {_all([started, *conditions])}"
 
     def _version_by_key(self, ref: str, start: str) -> str:
         """Binds `e` to the version with key `ref@start` (see `graphsvc.sync.version_key`)."""
@@ -418,7 +465,7 @@ class Statements:
             return [f"MATCH (e:Entity) WHERE {_all(present)}"]
         if "owner" in active:
             walk = f"{owner}(a:Entity) WITH a, w WHERE {valid_at('w', as_of)}"
-            return [f"{walk} {self._version_of('a', as_of)} WHERE {_all([_not_ended('e', as_of), *conditions])}"]
+            return [f"{walk} {self._version_of('a', as_of, [_not_ended('e', as_of), *conditions])}"]
         return [f"MATCH (e:EntityVersion) WHERE {_all([part, *conditions])}" for part in valid_at_parts("e", as_of)]
 
     def find_entities(self, active: tuple[str, ...], as_of: int | None = None) -> str:
@@ -462,10 +509,7 @@ class Statements:
     def relations(self, direction: str, at: bool = False, batched: bool = True) -> str:
         """Relation edges of entities, one direction; open now, or valid at `$as_of`."""
         arrow = f"-[x:{RELATION_LABELS}]->" if direction == "out" else f"<-[x:{RELATION_LABELS}]-"
-        return (
-            f"{self._start(batched)}{arrow}(b:Entity) "
-            f"WHERE {valid('x', at)} RETURN a.ref, type(x), b.ref"
-        )
+        return f"{self._start(batched)}{arrow}(b:Entity) WHERE {valid('x', at)} RETURN a.ref, type(x), b.ref"
 
     def neighbours(self, label: str, direction: str, at: bool = False, batched: bool = True) -> str:
         """One hop along edges of one label (breadth-first traversal, owned entities)."""
@@ -583,8 +627,7 @@ class Statements:
     @cached_property
     def edges_at(self) -> str:
         return (
-            f"MATCH (a:Entity)-[x:{RELATION_LABELS}]->(b:Entity) WHERE {valid('x', True)} "
-            f"RETURN a.ref, type(x), b.ref"
+            f"MATCH (a:Entity)-[x:{RELATION_LABELS}]->(b:Entity) WHERE {valid('x', True)} RETURN a.ref, type(x), b.ref"
         )
 
     @cached_property
@@ -641,6 +684,34 @@ class Statements:
     def latest_run_ids(self) -> str:
         return "MATCH (s:SyncRun) WHERE s.source IN $sources AND s.started_at IN $moments RETURN s.id"
 
+    # --- whole-store imports (graphsvc.portable) ---------------------------------------------------------------
+
+    def count_rows(self, name: str) -> str:
+        """How many rows one table of `DUMP_TABLES` (or "edges": the relation edges) holds."""
+        if name == "edges":
+            return f"MATCH ()-[x:{RELATION_LABELS}]->() RETURN count(x)"
+        return f"MATCH (n:{DUMP_TABLES[name].label}) RETURN count(n)"
+
+    def delete_rows(self, name: str) -> list[str]:
+        """A statement deleting up to `$limit` rows of one table of `DUMP_TABLES` (or "edges"), with their
+        relationships: one slice per transaction, so a large store needs no huge one."""
+        if name == "edges":
+            return [f"MATCH ()-[x:{RELATION_LABELS}]->() WITH x LIMIT $limit DELETE x"]
+        return [f"MATCH (n:{DUMP_TABLES[name].label}) WITH n LIMIT $limit DETACH DELETE n"]
+
+    @cached_property
+    def import_marker(self) -> str:
+        return f"MATCH (m:{IMPORT_MARKER.label}) RETURN {', '.join(f'm.{c.name}' for c in IMPORT_MARKER.columns)}"
+
+    @cached_property
+    def clear_import_marker(self) -> str:
+        return f"MATCH (m:{IMPORT_MARKER.label}) DELETE m"
+
+
+WRITER_PROPERTIES = ("held_by", "generation", "applying", "since")
+"""The properties of the StoreMeta nodes only Neo4j has: the writer node (`{id: 'writer'}`), the lock every
+write transaction takes, and the commit gate (`{id: 'commit'}`) readers check (see `neo4j_backend`)."""
+
 
 SAMPLE_INSTANT = 1_767_225_600_000_000
 """An instant to write into the as-of entity reads when enumerating them (they carry it as a literal)."""
@@ -670,6 +741,12 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
         )
     )
     out.append((statements.interrupt_running_syncs, ("at",)))
+    out.append((statements.take_writer_lock, ("label",)))
+    out.append((statements.commit_gate, ()))
+    out.append((statements.open_commit_gate, ("write",)))
+    out.append((statements.close_commit_gate, ("write",)))
+    out.append((statements.running_sync_runs, ()))
+    out.append((statements.interrupt_sync_runs, ("ids", "at")))
     out.append((statements.register_location, ("target", "at", "branch", "discovery_glob")))
     out.append((statements.unregister_location, ("target",)))
     out.append((statements.source_state, ("source",)))
@@ -735,4 +812,14 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
         ("sync_runs", "location", "entity_ref"),
     ]:
         out.append((statements.errors(active), active + ("limit",)))
+    out += _import_statements(statements)
+    return out
+
+
+def _import_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
+    """The statements of `catalog import` (`graphsvc.portable`), with their parameters."""
+    out: list[tuple[str, tuple[str, ...]]] = [(statements.import_marker, ()), (statements.clear_import_marker, ())]
+    for name in (*DUMP_TABLES, "edges"):
+        out.append((statements.count_rows(name), ()))
+        out += [(statement, ("limit",)) for statement in statements.delete_rows(name)]
     return out

@@ -9,16 +9,17 @@ every engine is written here once; the text of each statement is the engine's (`
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graphsvc.model import REVERSE_RELATION
 from graphsvc.store.backend import Backend, Insert, Operation
 from graphsvc.store.cypher import FACET_FIELDS, EntityFilter
-from graphsvc.store.errors import StoreError
+from graphsvc.store.errors import PartialImportError, StoreError, StoreTransientError
 from graphsvc.store.records import (
     EntityRecord,
     ErrorRecord,
@@ -26,8 +27,8 @@ from graphsvc.store.records import (
     RelationRow,
     SyncRunRecord,
 )
-from graphsvc.store.schema import DUMP_TABLES, FORWARD_TYPES, SCHEMA_VERSION, SOURCE_FILE
-from graphsvc.timestamps import now_micros
+from graphsvc.store.schema import DUMP_TABLES, FORWARD_TYPES, IMPORT_MARKER, SCHEMA_VERSION, SOURCE_FILE
+from graphsvc.timestamps import now_micros, to_iso
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class Violation:
     count: int
     samples: list[tuple[Any, ...]]
 
+
+T = TypeVar("T")
+READ_ATTEMPTS = 8
+"""How often a read that a commit disturbed is done again before it gives up (`in_one_state`)."""
 
 MAX_PAGE = 1000
 """The largest page a caller may ask for; the store reads one row more, so that it can tell another follows."""
@@ -51,8 +56,7 @@ class GraphStore:
         backend.write_schema(ddl[:1])  # the store's meta table first: check the version before changing more
         self._check_schema_version()
         backend.write_schema(ddl[1:])
-        if backend.exclusive:
-            self._mark_interrupted_syncs()
+        self._mark_interrupted_syncs()
 
     @classmethod
     def _view(cls, backend: Backend) -> GraphStore:
@@ -88,14 +92,18 @@ class GraphStore:
 
     def _mark_interrupted_syncs(self) -> None:
         """A sync run still `running` when its store is opened belonged to a process that died: its one
-        transaction never committed, so nothing of it is visible. Say so instead of `running` forever."""
-        self.write([(self.statements.interrupt_running_syncs, {"at": now_micros()})])
+        transaction never committed, so nothing of it is visible. Say so instead of `running` forever. Where
+        several processes share the engine, only runs whose transaction is open nowhere count."""
+        if self.backend.exclusive:
+            self.write([(self.statements.interrupt_running_syncs, {"at": now_micros()})])
+            return
+        self.backend.interrupt_abandoned_syncs(now_micros())  # type: ignore[attr-defined]
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, label: str | None = None) -> Iterator[None]:
         """Everything written and read on this thread inside the block is one transaction: readers see all of
-        it or none of it, and reads inside see the writes made so far."""
-        with self.backend.transaction():
+        it or none of it, and reads inside see the writes made so far. `label`: the sync run it is for."""
+        with self.backend.transaction(label):
             yield
 
     @contextmanager
@@ -104,6 +112,21 @@ class GraphStore:
         a snapshot (or this thread's write transaction) it is that one: snapshots nest."""
         with self.backend.snapshot() as backend:
             yield self if backend is self.backend else GraphStore._view(backend)
+
+    def disturbed(self) -> bool:
+        """Whether a commit was applied while this snapshot read (engines whose reads are read-committed,
+        Neo4j): then what it read may mix two states, and the reading must be done again. Never on SQLite."""
+        return bool(self.backend.disturbed())
+
+    def in_one_state(self, work: Callable[[GraphStore], T]) -> T:
+        """`work(store)` over one snapshot, done again while a commit disturbed it (`disturbed`). Inside an
+        outer snapshot it is that one's: the outer reader does it again."""
+        for _ in range(READ_ATTEMPTS):
+            with self.snapshot() as store:
+                result = work(store)
+                if store is self or not store.disturbed():
+                    return result
+        raise StoreTransientError(f"the catalog changed during each of {READ_ATTEMPTS} attempts to read it")
 
     def close(self) -> None:
         self.backend.close()
@@ -247,9 +270,10 @@ class GraphStore:
     def relations(self, refs: Sequence[str], as_of: int | None = None) -> dict[str, list[RelationRow]]:
         """Backstage's relation rows of each entity (now or at `as_of`): its outgoing rows, reverse types
         included, sorted by type then target."""
-        found: dict[str, set[RelationRow]] = {ref: set() for ref in refs}
         at = as_of is not None
-        with self.snapshot() as store:  # both directions from one state
+
+        def both_directions(store: GraphStore) -> dict[str, list[RelationRow]]:
+            found: dict[str, set[RelationRow]] = {ref: set() for ref in refs}
             for ref, label, other in store._from_each(
                 refs, lambda batched: self.statements.relations("out", at, batched), as_of
             ):
@@ -258,7 +282,9 @@ class GraphStore:
                 refs, lambda batched: self.statements.relations("in", at, batched), as_of
             ):
                 found[ref].add(RelationRow(REVERSE_RELATION[FORWARD_TYPES[label]], other, ref))
-        return {ref: sorted(rows) for ref, rows in found.items()}
+            return {ref: sorted(rows) for ref, rows in found.items()}
+
+        return self.in_one_state(both_directions)
 
     def neighbours(
         self, refs: Sequence[str], label: str, direction: str, as_of: int | None = None
@@ -275,8 +301,7 @@ class GraphStore:
         statement = self.statements.reachable(label, direction, depth, as_of is not None)
         if statement is not None:
             return [ref for ref, _ in self.backend.read(statement, _params(as_of, ref=start))]
-        with self.snapshot() as store:  # every level from one state
-            return store._breadth_first(start, label, direction, depth, as_of)
+        return self.in_one_state(lambda store: store._breadth_first(start, label, direction, depth, as_of))
 
     def _breadth_first(self, start: str, label: str, direction: str, depth: int, as_of: int | None) -> list[str]:
         """One statement per level: the cost stays proportional to the nodes reached even on dense DAGs."""
@@ -342,12 +367,14 @@ class GraphStore:
         return (rows[0][0], rows[0][1]) if rows else None
 
     def latest_sync_run_ids(self) -> list[str]:
-        with self.snapshot() as store:
+        def read(store: GraphStore) -> list[str]:
             latest = store.backend.read(self.statements.latest_runs)
             if not latest:
                 return []
             params = {"sources": [s for s, _ in latest], "moments": [t for _, t in latest]}
             return [row[0] for row in store.backend.read(self.statements.latest_run_ids, params)]
+
+        return self.in_one_state(read)
 
     def errors(
         self,
@@ -366,6 +393,35 @@ class GraphStore:
         params["limit"] = limit
         active = tuple(k for k in ("sync_runs", "location", "entity_ref") if k in params)
         return [ErrorRecord(*row) for row in self.backend.read(self.statements.errors(active), params)]
+
+    # --- whole-store imports (graphsvc.portable) -------------------------------------------------------------
+
+    def count_rows(self, table: str) -> int:
+        """How many rows a table of `schema.DUMP_TABLES` (or "edges") holds."""
+        return int(self.backend.read(self.statements.count_rows(table))[0][0])
+
+    def import_marker(self) -> dict[str, Any] | None:
+        """The marker of an import into this store that began and has not finished (`schema.IMPORT_MARKER`)."""
+        rows = self.backend.read(self.statements.import_marker)
+        return dict(zip((c.name for c in IMPORT_MARKER.columns), rows[0], strict=True)) if rows else None
+
+    def refuse_partial_import(self) -> None:
+        """Raise `PartialImportError` if an import into this store began and has not finished."""
+        marker = self.import_marker()
+        if marker is not None:
+            command = f"catalog import {shlex.quote(str(marker['file']))}"
+            raise PartialImportError(
+                f"this store holds a partial import of {marker['file']} (begun {to_iso(marker['started_at'])}, "
+                f"sha256 {str(marker['sha256'])[:12]}...), not a catalog; run `{command}` again to finish it"
+            )
+
+    def delete_rows(self, tables: Sequence[str], slice_rows: int = 10_000) -> None:
+        """Delete every row of each table (`schema.DUMP_TABLES` names, "edges"), in this order, a slice of
+        `slice_rows` per transaction where the engine deletes in slices. Only an import starting again does."""
+        for table in tables:
+            statements: list[Operation] = [(s, {"limit": slice_rows}) for s in self.statements.delete_rows(table)]
+            while self.count_rows(table):
+                self.write(statements)
 
 
 def _as_list(value: Any) -> list[Any]:

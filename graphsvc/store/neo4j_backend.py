@@ -2,21 +2,57 @@
 
 A write transaction is an explicit Bolt transaction held for the block (`transaction()`): every statement
 of a sync runs in it, and reads made on the writing thread meanwhile run in it too, so they see the writes so
-far. Other reads use `execute_read` (retried, routable to followers); a `snapshot()` is one explicit read
-transaction, so a request's reads see one state.
+far. Its first statement takes the writer lock (`Statements.take_writer_lock`): the write transactions of
+every service sharing the database run one at a time. Other reads use `execute_read` (retried, routable to
+followers).
+
+What differs from SQLite, and what is done about it:
+- **Consistent reads.** Neo4j's transactions are read-committed, and a commit does not become visible at
+  once: a reader can see part of a transaction while it is being applied (measured: an entity's new
+  relations without its new version, an owner's page with half its entities moved; even an as-of read was
+  caught, through an index of a property the commit was changing). So every write transaction opens a
+  *commit gate* just before it commits and closes it once the commit is applied (`StoreMeta {id: 'commit'}`,
+  a generation counter and the write applying, each change its own small transaction). A reader waits while
+  the gate is open, notes the generation, reads, and checks the gate again: a changed generation means a
+  commit was applied meanwhile, and the read is done again. Plain reads do this here (`read`); a
+  `snapshot()` says so (`disturbed`), and its reader does it again (`GraphStore.in_one_state`, and the API
+  for a whole request). A gate left open by a process that died is closed by the next reader that finds
+  its write in no open transaction.
+- **Interrupted syncs.** Several services share the database, so a run left `running` is only taken for
+  interrupted when no open transaction in the DBMS carries its id (`live_sync_runs`, run in a write session:
+  on a cluster, on the leader, where every write transaction runs).
+- **Several services, one database.** Every write transaction takes the writer lock first and each sync reads
+  what it compares against only after that, so two services' syncs (of one source or of two) run one after
+  the other and the second sees the first's result: history is never written twice.
+- **Clusters and Aura.** `neo4j://` and `neo4j+s://` URIs route: write sessions go to the leader, read
+  transactions to followers. One bookmark manager for every session of the process makes a read wait until
+  its server has applied what this process committed (a mutation's answer shows its write).
+- **Transient errors** (a deadlock, a leader moving, a lost connection) come out of `transaction()` as
+  `StoreTransientError`; the sync runs again, whole (`graphsvc.sync.sync_source`). Plain reads are retried
+  by the driver (`execute_read`).
 """
 
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from graphsvc.store.backend import Insert, Operation
 from graphsvc.store.cypher import Statements, schema_statements
-from graphsvc.store.errors import StoreError, StoreUnavailableError
+from graphsvc.store.errors import StoreError, StoreTransientError, StoreUnavailableError
 from graphsvc.store.schema import EdgeTable
+
+READ_ATTEMPTS = 8
+"""How often a plain read that a commit disturbed is done again before it gives up."""
+GATE_TIMEOUT_S = 30.0
+"""How long opening the commit gate may wait for its node's lock (only a reader closing an abandoned gate
+takes it otherwise) before the write gives up instead of hanging."""
+STALE_GATE_S = 2.0
+"""How long a reader waits at an open commit gate before it looks whether the gate's writer is alive."""
 
 
 class Neo4jBackend:
@@ -33,44 +69,128 @@ class Neo4jBackend:
         self._neo4j = neo4j
         self._local = threading.local()
         self.database = database
-        self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+        # The server's notifications (an unknown property key in an optional column, say) are not errors here.
+        self._driver = neo4j.GraphDatabase.driver(uri, auth=(user, password), notifications_min_severity="OFF")
+        self._bookmarks = neo4j.GraphDatabase.bookmark_manager()
         try:
             self._driver.verify_connectivity()
         except Exception as error:  # the driver raises several unrelated types here
             self._driver.close()
             raise StoreUnavailableError(f"could not reach Neo4j at {uri} (database {database}): {error}") from error
 
+    def _session(self, **config: Any) -> Any:
+        """A session that knows every transaction this process committed (one bookmark manager for all): on a
+        cluster, a read routed to a follower waits until that follower has applied them, so a mutation's
+        answer and the next request see what this service wrote."""
+        return self._driver.session(database=self.database, bookmark_manager=self._bookmarks, **config)
+
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[list[Any]]:
+        """One statement's rows; outside a write transaction, read while no commit was applied (the commit
+        gate, see the module docstring), done again when one was."""
+
         def work(tx: Any) -> list[list[Any]]:
             return [list(record.values()) for record in tx.run(query, parameters or {})]
 
         open_tx = getattr(self._local, "transaction", None)
         if open_tx is not None:
             return work(open_tx)
-        with self._driver.session(database=self.database) as session:
-            return session.execute_read(work)
+        with self._session(default_access_mode="READ") as session:
+            for _ in range(READ_ATTEMPTS):
+                generation = self._quiet_generation(session)
+                rows = session.execute_read(work)
+                if self._gate(session) == (generation, None):
+                    return rows
+        raise StoreTransientError(f"the catalog changed during each of {READ_ATTEMPTS} attempts to read it")
+
+    def _gate(self, runner: Any) -> tuple[int, str | None]:
+        """(generation, the write being applied or None) of the commit gate."""
+        generation, applying, _ = runner.run(self.statements.commit_gate).single()
+        return int(generation), applying
+
+    def _quiet_generation(self, runner: Any) -> int:
+        """The gate's generation once no commit is being applied. A gate open for long is looked into: if its
+        write is in no open transaction (its process died), it is closed."""
+        waited = 0.0
+        while True:
+            generation, applying = self._gate(runner)
+            if applying is None:
+                return generation
+            if waited >= STALE_GATE_S:
+                self._close_abandoned_gate(applying)
+                waited = 0.0
+            time.sleep(0.002)
+            waited += 0.002
+
+    def _close_abandoned_gate(self, write: str) -> None:
+        with self._session() as session:
+            live = {record[0] for record in session.run(self.statements.live_writes)}
+            if write not in live:
+                session.run(self.statements.close_commit_gate, {"write": write}).consume()
+
+    def disturbed(self) -> bool:
+        return False  # not a snapshot: each plain read checks the gate itself
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, label: str | None = None) -> Iterator[None]:
+        """One write transaction for the block, holding the writer lock; `label` (a sync run's id) is put in
+        its metadata, where `live_sync_runs` finds it."""
         if getattr(self._local, "transaction", None) is not None:
             yield
             return
-        with self._driver.session(database=self.database) as session, session.begin_transaction() as tx:
-            self._local.transaction = tx
+        write = uuid.uuid4().hex
+        metadata = {"catalog_write": write} | ({"catalog_sync_run": label} if label else {})
+        try:
+            with self._session() as session:
+                with session.begin_transaction(metadata=metadata) as tx:
+                    tx.run(self.statements.take_writer_lock, {"label": label or "write"}).consume()
+                    self._local.transaction = tx
+                    try:
+                        yield
+                        self._commit_through_gate(tx, write)
+                    finally:
+                        self._local.transaction = None
+        except (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError) as error:
+            if error.is_retryable():
+                raise StoreTransientError(f"Neo4j aborted the transaction: {error}") from error
+            raise
+
+    def _commit_through_gate(self, tx: Any, write: str) -> None:
+        """Commit with the commit gate open (see the module docstring): opened in a transaction of its own,
+        committed (so visible) before this commit is applied, closed once it is."""
+        open_gate = self._neo4j.Query(self.statements.open_commit_gate, timeout=GATE_TIMEOUT_S)
+        with self._session() as gate:
             try:
-                yield
+                gate.run(open_gate, {"write": write}).consume()
+            except self._neo4j.exceptions.ClientError as error:  # e.g. this very transaction locked the gate
+                raise StoreError(f"could not open the commit gate within {GATE_TIMEOUT_S} s: {error}") from error
+            try:
                 tx.commit()
             finally:
-                self._local.transaction = None
+                gate.run(self.statements.close_commit_gate, {"write": write}).consume()
 
     @contextmanager
     def snapshot(self) -> Iterator[Any]:
         if getattr(self._local, "transaction", None) is not None:
             yield self  # this thread's write transaction reads its own writes
             return
-        with self._driver.session(database=self.database, default_access_mode="READ") as session:
+        with self._session(default_access_mode="READ") as session:
             with session.begin_transaction() as tx:
-                yield _Neo4jSnapshot(self, tx)
+                yield _Neo4jSnapshot(self, tx, self._quiet_generation(tx))
+
+    def interrupt_abandoned_syncs(self, at: int) -> list[str]:
+        """Mark `interrupted` the runs marked `running` whose transaction is open nowhere, and name them. A
+        run's record is committed just before its transaction begins, so a run seen in between is looked at
+        again a moment later before it counts. Without the writer lock: another service's long sync must not
+        hold up opening the store, and a dead run's record is no sync's to write."""
+        running = {row[0] for row in self.read(self.statements.running_sync_runs)}
+        with self._session() as session:
+            for pause in (0.0, 1.0):
+                if not running:
+                    return []
+                time.sleep(pause)
+                running -= {record[0] for record in session.run(self.statements.live_sync_runs)}
+            session.run(self.statements.interrupt_sync_runs, {"ids": sorted(running), "at": at}).consume()
+        return sorted(running)
 
     def write(self, operations: Sequence[Operation]) -> None:
         with self.transaction():
@@ -96,7 +216,7 @@ class Neo4jBackend:
             raise StoreError(f"{len(insert.rows) - created} {insert.table.label} edges have a missing endpoint")
 
     def write_schema(self, statements: Sequence[str]) -> None:
-        with self._driver.session(database=self.database) as session:
+        with self._session() as session:
             for statement in statements:
                 session.run(statement).consume()
 
@@ -107,14 +227,21 @@ class Neo4jBackend:
 class _Neo4jSnapshot:
     """The backend as one read transaction sees it."""
 
-    def __init__(self, parent: Neo4jBackend, tx: Any) -> None:
+    def __init__(self, parent: Neo4jBackend, tx: Any, generation: int) -> None:
         self._parent = parent
         self._tx = tx
+        self._generation = generation
+        """The commit gate's generation when this snapshot began reading, with no commit being applied."""
         self._lock = threading.Lock()  # a Bolt transaction serves one statement at a time
 
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[list[Any]]:
         with self._lock:
             return [list(record.values()) for record in self._tx.run(query, parameters or {})]
+
+    def disturbed(self) -> bool:
+        """Whether a commit was applied since this snapshot began reading (its reads may mix two states)."""
+        with self._lock:
+            return self._parent._gate(self._tx) != (self._generation, None)
 
     @contextmanager
     def snapshot(self) -> Iterator[_Neo4jSnapshot]:

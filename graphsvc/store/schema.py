@@ -132,6 +132,11 @@ SCHEMA_VERSION = 4
 """Bumped whenever a table or property changes, so that a store written by another version is refused with
 a clear message instead of failing later in some statement."""
 STORE_META = NodeTable("StoreMeta", "id", _cols("id:STRING schema_version:INT64"))
+IMPORT_MARKER = NodeTable(
+    "ImportMarker", "id", _cols("id:STRING file:STRING sha256:STRING started_at:INT64 rows:INT64")
+)
+"""Present only while `catalog import` loads a file (`graphsvc.portable`): committed before its first rows,
+removed with its last, so a store it stays in holds a partial import, which `open_store` refuses to serve."""
 NODE_TABLES = (
     STORE_META,
     ENTITY,
@@ -142,6 +147,7 @@ NODE_TABLES = (
     SOURCE_FILE,
     CHANGE_BATCH,
     CHANGE_EVENT,
+    IMPORT_MARKER,
 )
 
 EDGE_COLUMNS = _cols(

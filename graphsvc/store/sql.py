@@ -34,6 +34,7 @@ from graphsvc.store.schema import (
     EDGE_DUMP_COLUMNS,
     ENTITY,
     ENTITY_VERSION,
+    IMPORT_MARKER,
     NODE_TABLES,
     PRESENT,
     REGISTERED_LOCATION,
@@ -56,6 +57,7 @@ TABLE_NAMES = {
     SOURCE_FILE.label: "source_file",
     CHANGE_BATCH.label: "change_batch",
     CHANGE_EVENT.label: "change_event",
+    IMPORT_MARKER.label: "import_marker",
 }
 EDGE_TABLE = "edge"
 SQL_TYPES = {"STRING": "TEXT", "INT64": "INTEGER", "STRING[]": "TEXT", "INT64[]": "TEXT"}  # lists: JSON text
@@ -161,9 +163,7 @@ def schema_statements() -> list[str]:
     ]
     for columns in PRESENT_INDEXES:
         name = f"entity_present_{columns.replace(', ', '_')}"
-        statements.append(
-            f"CREATE INDEX IF NOT EXISTS {name} ON entity({columns}, state) WHERE state = '{PRESENT}'"
-        )
+        statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON entity({columns}, state) WHERE state = '{PRESENT}'")
     for table, indexes in INDEXES.items():
         for columns in indexes:
             name = f"{table}_{columns.replace(', ', '_')}"
@@ -386,8 +386,7 @@ class SqlStatements:
         descending probe of the `(ref, valid_from)` index per ref."""
         t = int(as_of)
         latest = (
-            "SELECT id FROM entity_version WHERE ref = j.value AND valid_from <= "
-            f"{t} ORDER BY valid_from DESC LIMIT 1"
+            f"SELECT id FROM entity_version WHERE ref = j.value AND valid_from <= {t} ORDER BY valid_from DESC LIMIT 1"
         )
         return (
             f"SELECT {VERSION_ENTITY_COLUMNS} FROM json_each(:refs) j CROSS JOIN entity_version e ON e.id = ({latest}) "
@@ -626,3 +625,27 @@ class SqlStatements:
             "ON s.source = m.source AND s.started_at = m.at"
         )
 
+    # --- whole-store imports (graphsvc.portable) ---------------------------------------------------------------
+
+    def count_rows(self, name: str) -> str:
+        """How many rows one table of `DUMP_TABLES` (or "edges") holds."""
+        table = EDGE_TABLE if name == "edges" else TABLE_NAMES[DUMP_TABLES[name].label]
+        return f"SELECT count(*) FROM {table}"
+
+    def delete_rows(self, name: str) -> list[str]:
+        """Statements deleting the rows of one table of `DUMP_TABLES` (or "edges"), and the rows derived from
+        them (tags, version counts). All at once: `:limit`, the slice Neo4j deletes per transaction, is unused."""
+        if name == "edges":
+            return [f"DELETE FROM {EDGE_TABLE}"]
+        table = TABLE_NAMES[DUMP_TABLES[name].label]
+        derived = [TAG_TABLES[table][0]] if table in TAG_TABLES else []
+        derived += ["version_count"] if table == "entity_version" else []
+        return [f"DELETE FROM {t}" for t in (*derived, table)]
+
+    @cached_property
+    def import_marker(self) -> str:
+        return f"SELECT {', '.join(c.name for c in IMPORT_MARKER.columns)} FROM import_marker"
+
+    @cached_property
+    def clear_import_marker(self) -> str:
+        return "DELETE FROM import_marker"

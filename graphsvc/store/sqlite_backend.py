@@ -135,10 +135,15 @@ class SqliteBackend:
 
     # --- writes --------------------------------------------------------------------------------------------
 
+    def disturbed(self) -> bool:
+        """Never: each statement reads one snapshot, and `snapshot()` one for many."""
+        return False
+
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, label: str | None = None) -> Iterator[None]:
         """One write transaction for everything written (and read) on this thread inside the block. Nested
-        blocks join the outer one; the outermost commits, or rolls back on any exception."""
+        blocks join the outer one; the outermost commits, or rolls back on any exception. (`label` names the
+        transaction for engines shared by several processes; one process owns this one.)"""
         if getattr(self._local, "transaction", None) is not None:
             yield
             return

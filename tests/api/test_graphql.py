@@ -47,9 +47,9 @@ CATALOG = [
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
+def client(tmp_path: Path, store_settings: Settings) -> Iterator[TestClient]:
     (tmp_path / "catalog-info.yaml").write_text(yaml.safe_dump_all(CATALOG))
-    settings = Settings(store_dir=tmp_path / "store")
+    settings = store_settings
     service = CatalogService(open_store(settings), settings)
     with TestClient(create_app(service)) as http:
         http.catalog_dir = tmp_path  # type: ignore[attr-defined]

@@ -20,11 +20,11 @@ from tests.store.catalog_builder import component, entity, group
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[TestClient, CatalogService, list[str]]]:
+def served(tmp_path: Path, store_settings: Settings) -> Iterator[tuple[TestClient, CatalogService, list[str]]]:
     path = tmp_path / "catalog-info.yaml"
     database = entity("Resource", "db", {"type": "database", "owner": "team-a"})
     path.write_text(yaml.safe_dump_all([group("team-a"), component("web"), database]))
-    settings = Settings(store_dir=tmp_path / "store")
+    settings = store_settings
     service = CatalogService(open_store(settings), settings)
     service.write_now(lambda: service.register(str(path)))
     opened: list[str] = []

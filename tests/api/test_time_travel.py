@@ -46,18 +46,12 @@ def catalog(
     return docs
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogService]:
+@pytest.fixture(scope="module")
+def service(module_store_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogService]:
     """The same timeline on each backend (Neo4j wherever Docker runs: testcontainers)."""
     root = tmp_path_factory.mktemp("timeline")
-    if request.param == "neo4j":
-        settings = request.getfixturevalue("neo4j_settings")
-        store = open_store(settings)
-        store.backend.write([("MATCH (n) DETACH DELETE n", {})])
-    else:
-        settings = Settings(store_dir=root / "store")
-        store = open_store(settings)
-    service = CatalogService(store, settings)
+    settings = module_store_settings
+    service = CatalogService(open_store(settings), settings)
     repository = ScriptedRepository(root / "repo")
     steps = [
         catalog(),

@@ -34,10 +34,8 @@ def demo_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def replayed(
-    demo_repo: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[GraphStore, list[CommitSummary]]]:
-    store = open_store(Settings(store_dir=tmp_path_factory.mktemp("store")))
+def replayed(demo_repo: Path, module_store_settings: Settings) -> Iterator[tuple[GraphStore, list[CommitSummary]]]:
+    store = open_store(module_store_settings)
     try:
         yield store, backfill_history(store, str(demo_repo))
     finally:

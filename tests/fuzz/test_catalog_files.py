@@ -56,6 +56,7 @@ from graphsvc.model import ModelError, derive_relations, parse_entity_ref, valid
 from graphsvc.service import CatalogService
 from graphsvc.store import open_store
 from ingestors.read import SourceUnavailableError, read_source
+from tests.conftest import ENGINES, wipe_neo4j
 from tests.fuzz import Cases, fuzz_settings
 
 CUSTOM_KINDS = ("Gadget",)
@@ -719,20 +720,31 @@ STORE_ROTATION = 100
 """Examples per store: enough for many sources to come and go, few enough that whole-store checks stay fast."""
 
 
+NEO4J_SHARE = 0.25
+"""The share of each test's examples that also run on Neo4j: the same generators and checks, fewer draws
+(every example syncs, checks the whole store's invariants and unregisters, each a round trip to the server)."""
+
+
 class Harness:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, neo4j: Settings | None = None) -> None:
         self.base = base
+        self.neo4j = neo4j
         self.counter = itertools.count()
         self.stores = itertools.count()
         self.examples_in_store = 0
         self.service = self._open()
 
+    def examples(self, count: int) -> int:
+        """How many of a test's `count` examples run on this harness's engine."""
+        return count if self.neo4j is None else max(1, int(count * NEO4J_SHARE))
+
     def _open(self) -> CatalogService:
-        settings = Settings(
-            store_dir=self.base / f"store{next(self.stores)}",
-            custom_kinds=list(CUSTOM_KINDS),
-            fetch_timeout_s=2.0,
-        )
+        options = {"custom_kinds": list(CUSTOM_KINDS), "fetch_timeout_s": 2.0}
+        if self.neo4j is None:
+            settings = Settings(store_dir=self.base / f"store{next(self.stores)}", **options)
+        else:
+            wipe_neo4j(self.neo4j)  # a new store: the emptied database
+            settings = self.neo4j.model_copy(update={"store_dir": self.base / "work", **options})
         return CatalogService(open_store(settings), settings)
 
     def close(self) -> None:
@@ -779,9 +791,10 @@ class Harness:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    fuzz = Harness(tmp_path_factory.mktemp("fuzz-catalog").resolve())
+@pytest.fixture(scope="module", params=ENGINES)
+def harness(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    neo4j = request.getfixturevalue("neo4j_settings") if request.param == "neo4j" else None
+    fuzz = Harness(tmp_path_factory.mktemp("fuzz-catalog").resolve(), neo4j)
     yield fuzz
     fuzz.close()
 
@@ -1352,7 +1365,7 @@ def location_catalogs(draw: st.DrawFn) -> Catalog:
 def test_structured_catalogs_store_exactly_their_valid_entities(harness: Harness, record_property: Any) -> None:
     cases = Cases("structured catalogs")
 
-    @fuzz_settings(150)
+    @fuzz_settings(harness.examples(150))
     @given(catalog=catalogs())
     def run(catalog: Catalog) -> None:
         check_structured(harness, catalog, cases)
@@ -1385,7 +1398,7 @@ def test_catalog_histories_keep_the_last_good_versions(harness: Harness, record_
     """Several versions of one catalog, each synced over the last: edits, breakage, removals, moves."""
     cases = Cases("catalog histories")
 
-    @fuzz_settings(100)
+    @fuzz_settings(harness.examples(100))
     @given(versions=catalog_histories())
     @example(versions=LOCATION_OF_AN_UNREAD_TYPE)
     def run(versions: list[Catalog]) -> None:
@@ -1401,7 +1414,7 @@ def test_location_heavy_catalogs(harness: Harness, record_property: Any) -> None
     """Catalogs of Location entities only, each with several hostile targets."""
     cases = Cases("location targets")
 
-    @fuzz_settings(60)
+    @fuzz_settings(harness.examples(60))
     @given(catalog=location_catalogs())
     def run(catalog: Catalog) -> None:
         check_structured(harness, catalog, cases)
@@ -1418,7 +1431,7 @@ def test_mutated_catalogs_lose_nothing_but_the_damaged_document(
 ) -> None:
     cases = Cases(f"mutated catalogs: {kind}")
 
-    @fuzz_settings(20)
+    @fuzz_settings(harness.examples(20))
     @given(case=valid_catalogs().flatmap(lambda catalog: mutations(catalog, kind).map(lambda m: (catalog, m))))
     def run(case: tuple[Catalog, Mutation]) -> None:
         check_mutation(harness, *case, cases=cases)
@@ -1450,7 +1463,7 @@ def test_a_garbage_root_file_is_an_error_record_or_unavailable(harness: Harness,
     read as text at all (not UTF-8); anything else must sync, with error records naming the file."""
     cases = Cases("garbage root file")
 
-    @fuzz_settings(100)
+    @fuzz_settings(harness.examples(100))
     @given(data=_garbage_files())
     def run(data: bytes) -> None:
         directory = harness.new_directory()

@@ -84,25 +84,34 @@ KNOWN_ANSWER = {
 }
 
 
+NEO4J_SHARE = 0.25
+"""The share of each test's requests that also run against a service on Neo4j (its statements meet the
+same hostile arguments; each request is a few round trips to the server)."""
+
+
 class Server:
-    def __init__(self, http: TestClient, catalog_file: Path, store_dir: Path) -> None:
+    def __init__(self, http: TestClient, catalog_file: Path, store_dir: Path, engine: str) -> None:
         self.http = http
         self.catalog_file = catalog_file
         self.store_dir = store_dir
+        self.engine = engine
+
+    def examples(self, count: int) -> int:
+        return count if self.engine == "sqlite" else max(1, int(count * NEO4J_SHARE))
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(module_store_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("fuzz-graphql").resolve()
     catalog_file = base / "catalog" / "catalog-info.yaml"
     catalog_file.parent.mkdir()
     catalog_file.write_text(yaml.safe_dump_all(CATALOG, allow_unicode=True))
-    settings = Settings(store_dir=base / "store", fetch_timeout_s=1.0)
+    settings = module_store_settings.model_copy(update={"fetch_timeout_s": 1.0})
     service = CatalogService(open_store(settings), settings)
     summary = service.register(str(catalog_file))
     assert summary.added == len(CATALOG) and not summary.errors, summary.errors
     with TestClient(create_app(service), raise_server_exceptions=False) as http:
-        yield Server(http, catalog_file, base / "store")
+        yield Server(http, catalog_file, settings.store_dir, settings.backend)
     service.close()
 
 
@@ -531,7 +540,7 @@ def _run_requests(server: Server, cases: Cases, request: dict[str, Any]) -> None
 def test_schema_aware_queries(server: Server, record_property: Any) -> None:
     cases = Cases("graphql: schema-aware queries")
 
-    @fuzz_settings(300)
+    @fuzz_settings(server.examples(300))
     @given(request=schema_requests(str(server.catalog_file)))
     @example(request={"query": "{ entities(first: 99999999999999999999) { totalCount } }"})
     @example(request={"query": '{ entity(ref: "component:a\\u0000") { ref } }'})
@@ -550,7 +559,7 @@ def test_schema_aware_queries(server: Server, record_property: Any) -> None:
 def test_random_token_queries(server: Server, record_property: Any) -> None:
     cases = Cases("graphql: token soups")
 
-    @fuzz_settings(200)
+    @fuzz_settings(server.examples(200))
     @given(request=token_soups())
     @example(request={"query": "\x00"})
     @example(request={"query": '{ entity(ref: "\\uD800") { ref } }'})
@@ -566,7 +575,7 @@ def test_random_token_queries(server: Server, record_property: Any) -> None:
 def test_hostile_variables(server: Server, record_property: Any) -> None:
     cases = Cases("graphql: hostile variables")
 
-    @fuzz_settings(120)
+    @fuzz_settings(server.examples(120))
     @given(request=hostile_variables())
     @example(request={"query": "query($f: Int) { entities(first: $f) { totalCount } }", "variables": {"f": 10**400}})
     def run(request: dict[str, Any]) -> None:
@@ -581,7 +590,7 @@ def test_hostile_variables(server: Server, record_property: Any) -> None:
 def test_malformed_bodies(server: Server, record_property: Any) -> None:
     cases = Cases("graphql: malformed bodies")
 
-    @fuzz_settings(120)
+    @fuzz_settings(server.examples(120))
     @given(body=raw_bodies())
     def run(body: bytes) -> None:
         check_response(server, body, cases)
@@ -597,9 +606,7 @@ def test_malformed_bodies(server: Server, record_property: Any) -> None:
 
 BODY_CASES = [
     pytest.param(b"\x80", id="a body that is not UTF-8"),
-    pytest.param(
-        b'{"query": "{ __typename }", "x": "\xff"}', id="a non-UTF-8 byte in a string"
-    ),
+    pytest.param(b'{"query": "{ __typename }", "x": "\xff"}', id="a non-UTF-8 byte in a string"),
     pytest.param(b"[" * 100_000 + b"]" * 100_000, id="JSON nested 100000 deep"),
     pytest.param(
         b'{"query": "{ __typename }", "variables": {"a": ' + b"9" * 4301 + b"}}",
@@ -619,9 +626,7 @@ BODY_CASES = [
     pytest.param(b"{}", id="no query"),
     pytest.param(b'{"query": 1}', id="a query that is not a string"),
     pytest.param(b'{"query": "{ __typename }", "variables": 5}', id="variables not an object"),
-    pytest.param(
-        b'{"query": "{ __typename }", "operationName": "x"}', id="unknown operationName"
-    ),
+    pytest.param(b'{"query": "{ __typename }", "operationName": "x"}', id="unknown operationName"),
     pytest.param(b'{"query": "\\u0000"}', id="a NUL query"),
     pytest.param(b'{"query": "{ entities(first: 99999999999999999999) { totalCount } }"}', id="a huge Int literal"),
     pytest.param(b'{"query": "{ __typename }", "variables": {"a": 1e999999}}', id="an infinite variable"),

@@ -23,7 +23,7 @@ public final class Neo4jForTests {
                 .setConfig(BoltConnector.advertised_address, new SocketAddress("127.0.0.1", port))
                 .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
                 .setConfig(GraphDatabaseSettings.auth_enabled, true)
-                .setConfig(GraphDatabaseSettings.pagecache_memory, 512L * 1024 * 1024)
+                .setConfig(GraphDatabaseSettings.pagecache_memory, Long.getLong("neo4j.pagecache.mb", 512L) * 1024 * 1024)
                 .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
                 .build();
         Runtime.getRuntime().addShutdownHook(new Thread(dbms::shutdown));

@@ -1,8 +1,8 @@
 """Durability and consistency: a sync is one snapshot, a request reads one snapshot, interrupted work is
 recovered, and `check` finds what is wrong.
 
-Runs on every backend in the `store` fixture (SQLite here; Neo4j too where one runs), except the tests
-that reopen an embedded store directory or corrupt its file.
+Runs on both engines (the `store` and `store_settings` fixtures), except the tests that reopen an embedded
+store directory or corrupt its file, and the Neo4j-only ones about services sharing one database.
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ from graphsvc.store import GraphStore, StoreError, open_store
 from graphsvc.store.cypher import EntityFilter
 from graphsvc.store.sqlite_backend import DATABASE_FILE
 from graphsvc.sync import sync_source
+from tests.conftest import wipe_neo4j
 from tests.store.catalog_builder import component, entity, group, source
 
 A = "file:/catalog/a.yaml"
 T0, T1, T2 = 1_000_000, 2_000_000, 3_000_000
+
+
 def web(owner: str, description: str) -> dict:
     spec = {"type": "service", "lifecycle": "production", "owner": owner}
     return entity("Component", "web", spec, description=description)
@@ -44,15 +47,23 @@ SEEN_BEFORE = ("v1", [("ownedBy", "group:default/team-a")], True)
 SEEN_AFTER = ("v2", [("ownedBy", "group:default/team-b")], False)
 
 
-def test_a_snapshot_keeps_reading_the_state_it_began_with(store: GraphStore) -> None:
+def test_a_snapshot_keeps_reading_the_state_it_began_with_or_says_it_was_disturbed(store: GraphStore) -> None:
+    """SQLite: a snapshot is a read transaction, and reads the state it began with to its end. Neo4j's read
+    transactions are read-committed: a snapshot sees a commit that lands meanwhile, and says so (`disturbed`),
+    so that its reader reads again (`in_one_state`)."""
     sync_source(store, BEFORE, source="s1", at=T0)
     with store.snapshot() as snapshot:
-        assert state(snapshot) == SEEN_BEFORE
+        assert state(snapshot) == SEEN_BEFORE and not snapshot.disturbed()
         sync_source(store, AFTER, source="s1", at=T1)
-        assert state(snapshot) == SEEN_BEFORE  # the sync committed meanwhile: this reader still sees before
+        if store.backend.name == "sqlite":
+            assert state(snapshot) == SEEN_BEFORE  # the sync committed meanwhile: this reader still sees before
+            assert not snapshot.disturbed()
+        else:
+            assert snapshot.disturbed()
         assert state(store) == SEEN_AFTER
     with store.snapshot() as snapshot:
-        assert state(snapshot) == SEEN_AFTER
+        assert state(snapshot) == SEEN_AFTER and not snapshot.disturbed()
+    assert store.in_one_state(state) == SEEN_AFTER
 
 
 def test_readers_see_a_sync_whole_or_not_at_all(store: GraphStore) -> None:
@@ -63,9 +74,8 @@ def test_readers_see_a_sync_whole_or_not_at_all(store: GraphStore) -> None:
 
     def poll() -> None:
         while not stop.is_set():
-            with store.snapshot() as snapshot:
-                description, rows, old = state(snapshot)
-                seen.add((description, tuple(rows), old))
+            description, rows, old = store.in_one_state(state)
+            seen.add((description, tuple(rows), old))
 
     reader = threading.Thread(target=poll)
     reader.start()
@@ -100,12 +110,12 @@ def embedded(tmp_path: Path) -> Settings:
     return Settings(store_dir=tmp_path / "store")
 
 
-def test_a_sync_left_running_by_a_dead_process_is_marked_interrupted_on_open(tmp_path: Path) -> None:
-    store = open_store(embedded(tmp_path))
+def test_a_sync_left_running_by_a_dead_process_is_marked_interrupted_on_open(store_settings: Settings) -> None:
+    store = open_store(store_settings)
     sync_source(store, BEFORE, source="s1", at=T0)
     store.start_sync_run("dead-run", "s1", T1, None)  # its process is killed before the sync commits
     store.close()
-    store = open_store(embedded(tmp_path))
+    store = open_store(store_settings)
     try:
         runs = {r.id: r for r in store.sync_runs()}
         assert runs["dead-run"].status == "interrupted" and runs["dead-run"].finished_at is not None
@@ -115,13 +125,45 @@ def test_a_sync_left_running_by_a_dead_process_is_marked_interrupted_on_open(tmp
         store.close()
 
 
-def test_a_replay_resumes_after_the_last_commit_that_committed(tmp_path: Path) -> None:
+@pytest.mark.neo4j
+def test_on_a_shared_neo4j_a_sync_still_writing_elsewhere_is_not_taken_for_interrupted(
+    neo4j_settings: Settings,
+) -> None:
+    """Another service's sync is `running` while its transaction is open: opening the store meanwhile must
+    leave it running, and still mark the dead one."""
+    wipe_neo4j(neo4j_settings)
+    settings = neo4j_settings
+    writer = open_store(settings)
+    writer.start_sync_run("dead-run", "s1", T0, None)
+    writer.start_sync_run("live-run", "s2", T1, None)
+    opened, release = threading.Event(), threading.Event()
+
+    def other_service() -> None:
+        with writer.transaction(label="live-run"):
+            opened.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=other_service)
+    thread.start()
+    try:
+        assert opened.wait(10)
+        second = open_store(settings)
+        statuses = {r.id: r.status for r in second.sync_runs()}
+        second.close()
+    finally:
+        release.set()
+        thread.join()
+        writer.close()
+    assert statuses == {"dead-run": "interrupted", "live-run": "running"}
+
+
+def test_a_replay_resumes_after_the_last_commit_that_committed(store_settings: Settings) -> None:
     """A run record with a commit whose sync never committed must not count as replayed."""
-    store = open_store(embedded(tmp_path))
+    store = open_store(store_settings)
     sync_source(store, replace(BEFORE, commit_sha="c1"), source="repo", at=T0)
     store.start_sync_run("killed-replay", "repo", T1, "c2")  # the next commit's sync: killed before it commits
     store.close()
-    store = open_store(embedded(tmp_path))
+    store = open_store(store_settings)
     try:
         assert store.latest_commit("repo") == ("c1", T0)
     finally:
@@ -216,9 +258,80 @@ def test_filters_read_one_snapshot_too(store: GraphStore) -> None:
     sync_source(store, BEFORE, source="s1", at=T0)
     with store.snapshot() as snapshot:
         sync_source(store, AFTER, source="s1", at=T2)
-        assert snapshot.count_entities(EntityFilter(kind="component")) == 2
-        assert [e.ref for e in snapshot.find_entities(EntityFilter(kind="component"), first=10, after=None)] == [
-            "component:default/old",
-            "component:default/web",
-        ]
+        if store.backend.name == "sqlite":
+            assert snapshot.count_entities(EntityFilter(kind="component")) == 2
+            page = snapshot.find_entities(EntityFilter(kind="component"), first=10, after=None)
+            assert [e.ref for e in page] == ["component:default/old", "component:default/web"]
+        else:  # read-committed (see the first test): the filters see the commit, and the snapshot says so
+            assert snapshot.count_entities(EntityFilter(kind="component")) == 1
+            assert snapshot.disturbed()
     assert store.count_entities(EntityFilter(kind="component")) == 1
+
+
+@pytest.mark.neo4j
+def test_on_neo4j_a_sync_aborted_by_a_deadlock_is_run_again_whole(neo4j_settings: Settings) -> None:
+    """A transient abort is real on Neo4j: here a deadlock. Another client holds the sync's run record and
+    waits for the writer lock the sync holds; the sync then needs its run record: Neo4j aborts one of the
+    two, the one holding fewer locks (the other client holds 2,000 more), and the sync runs again, whole,
+    once the other client is gone."""
+    wipe_neo4j(neo4j_settings)
+    store = open_store(neo4j_settings)
+    other = store.backend._driver  # a client of its own: plain Cypher, not the store
+    try:
+        sync_source(store, BEFORE, source="s1", at=T0)
+        with other.session(database=neo4j_settings.neo4j_database) as session:
+            session.run("UNWIND range(1, 2000) AS i CREATE (:Scratch {i: i})").consume()
+        paused, resume = threading.Event(), threading.Event()
+
+        def pause_once(done: int, total: int) -> None:  # the sync's progress: it holds the writer lock here
+            if not paused.is_set():
+                paused.set()
+                assert resume.wait(30)
+
+        result: list = []
+        sync = threading.Thread(
+            target=lambda: result.append(sync_source(store, AFTER, source="s1", at=T1, progress=pause_once))
+        )
+        sync.start()
+        assert paused.wait(30)
+        with other.session(database=neo4j_settings.neo4j_database) as session:
+            tx = session.begin_transaction()
+            tx.run("MATCH (s:SyncRun {status: 'running'}) SET s.touched = true").consume()
+            tx.run("MATCH (n:Scratch) SET n.touched = true").consume()
+            waiting = threading.Thread(
+                target=lambda: _swallow(
+                    lambda: tx.run("MATCH (w:StoreMeta {id: 'writer'}) SET w.held_by = 'x'").consume()
+                )
+            )
+            waiting.start()
+            _wait_until_blocked(other, neo4j_settings)
+            resume.set()  # the sync goes on to finish its run record: a cycle
+            waiting.join(30)
+            _swallow(tx.rollback)
+        sync.join(60)
+        (summary,) = result
+        assert len(summary.retries) == 1 and "deadlock" in summary.retries[0].lower()
+        assert state(store) == SEEN_AFTER
+        assert [r.status for r in store.sync_runs()] == ["completed", "completed"]
+        assert store.check() == []
+    finally:
+        store.close()
+
+
+def _swallow(action: object) -> None:
+    try:
+        action()  # type: ignore[operator]
+    except Exception:  # the other client's transaction may be the one Neo4j aborts, or be gone
+        pass
+
+
+def _wait_until_blocked(driver: object, settings: Settings) -> None:
+    import time
+
+    for _ in range(200):
+        with driver.session(database=settings.neo4j_database) as session:  # type: ignore[attr-defined]
+            statuses = [r[0] for r in session.run("SHOW TRANSACTIONS YIELD status RETURN status")]
+        if any(status.startswith("Blocked") for status in statuses):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the other client never waited for the writer lock")

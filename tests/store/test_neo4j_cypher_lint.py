@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from graphsvc.store.cypher import Statements, all_statements, schema_statements
+from graphsvc.store.cypher import WRITER_PROPERTIES, Statements, all_statements, schema_statements
 from graphsvc.store.schema import EDGE_COLUMNS, EDGE_LABELS, NODE_TABLES, VERSION_EDGE
 from tests.cypher_lint.neo4j_lint import ensure_linter_installed, format_report, lint_cypher
 
@@ -22,7 +22,10 @@ SCHEMA = {
     "labels": [t.label for t in NODE_TABLES],
     "relationship_types": [*EDGE_LABELS.values(), VERSION_EDGE],
     "property_keys": sorted(
-        {c.name for t in NODE_TABLES for c in t.columns} | {c.name for c in EDGE_COLUMNS} | ROW_KEYS
+        {c.name for t in NODE_TABLES for c in t.columns}
+        | {c.name for c in EDGE_COLUMNS}
+        | ROW_KEYS
+        | set(WRITER_PROPERTIES)
     ),
 }
 

@@ -240,7 +240,7 @@ TAMPER = {
     },
     "neo4j": {
         "set_version": "MATCH (m:StoreMeta {id: 'store'}) SET m.schema_version = 999",
-        "forget_version": "MATCH (m:StoreMeta) DELETE m",
+        "forget_version": "MATCH (m:StoreMeta {id: 'store'}) DELETE m",
     },
 }
 """What an older or newer version of the program would have left in the store's meta table."""

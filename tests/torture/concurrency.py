@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 
-from graphsvc.config import Settings
 from graphsvc.service import CatalogService
 from graphsvc.store import GraphStore
 from tests.torture.catalogs import catalog_root, install
+from tests.torture.engines import SQLITE, Engine
 from tests.torture.processes import check, ingest, serve
 from tests.torture.readers import (
     REFRESH,
@@ -32,7 +32,7 @@ from tests.torture.readers import (
     store_probes,
 )
 from tests.torture.references import References
-from tests.torture.states import State, open_dir, present_state
+from tests.torture.states import State, present_state
 
 TIME_LIMIT_S = 120.0
 """No new sync starts after this long; the readers stop when the last one is done."""
@@ -85,6 +85,7 @@ def readers_in_process(
     syncs: int,
     prepare: Callable[[GraphStore], None] | None = None,
     time_limit_s: float = TIME_LIMIT_S,
+    engine: Engine = SQLITE,
 ) -> ReaderRun:
     """Reader threads call `GraphStore` methods of the service's own store while `CatalogService` syncs.
     `prepare` may change the store before the syncs (the suite's own tests break it on purpose)."""
@@ -93,7 +94,8 @@ def readers_in_process(
     root = catalog_root(workdir / "catalog")
     install(contents["A"], root)
     store_dir = workdir / "store"
-    service = CatalogService(open_dir(store_dir), Settings(store_dir=store_dir))
+    engine.empty(store_dir)
+    service = CatalogService(engine.open(store_dir), engine.settings(store_dir))
     store = service.store
     try:
         service.write_now(lambda: service.register(str(root)))
@@ -164,6 +166,7 @@ def readers_over_http(
     readers: int,
     syncs: int,
     time_limit_s: float = TIME_LIMIT_S,
+    engine: Engine = SQLITE,
 ) -> ReaderRun:
     """Client threads send GraphQL queries to a real `catalog serve` while `refresh` mutations sync."""
     run = ReaderRun(readers)
@@ -171,9 +174,13 @@ def readers_over_http(
     root = catalog_root(workdir / "catalog")
     install(contents["A"], root)
     store = workdir / "store"
-    ingest(root, store)
+    engine.empty(store)
+    ingest(root, store, engine.env())
     queries = graphql_probes(references.versions.probes)
-    with serve(store, workdir / "serve.log") as server, httpx.Client(base_url=server.url, timeout=300) as client:
+    with (
+        serve(store, workdir / "serve.log", env=engine.env()) as server,
+        httpx.Client(base_url=server.url, timeout=300) as client,
+    ):
         for name, (document, variables) in queries.items():
             if classify(graphql(client, document, variables), expected[name]) != "A":
                 raise AssertionError(f"query {name!r} does not give A's answer on a store holding A")
@@ -191,11 +198,11 @@ def readers_over_http(
         _sync_while_reading(run, reader, readers, sync, syncs, time_limit_s, settle_s=0.3, join_s=120)
     if server.process.returncode != 0:
         run.problems.append(f"catalog serve exited {server.process.returncode}:\n{server.log.read_text()[-3000:]}")
-    checked = check(store)
+    checked = check(store, engine.env())
     if checked.returncode != 0:
         run.violations = checked.stderr.count("FAILED ")
         run.problems.append(f"catalog check exited {checked.returncode}:\n{checked.stderr[-3000:]}")
-    graph = open_dir(store)
+    graph = engine.open(store)
     try:
         run.finish(present_state(graph, root), references, time_limit_s)
     finally:

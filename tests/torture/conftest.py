@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.conftest import ENGINES
+from tests.torture.engines import SQLITE, Engine
 from tests.torture.readers import (
     expected_graphql_answers,
     expected_store_answers,
@@ -23,6 +25,14 @@ from tests.torture.references import DEFAULT_SEED, References, build_references,
 SEED = int(os.environ.get("TORTURE_SEED", DEFAULT_SEED))
 ENTITIES = int(os.environ.get("TORTURE_ENTITIES", 1500))
 _REPORT = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture(params=ENGINES)
+def torture_engine(request: pytest.FixtureRequest) -> Engine:
+    """Each scenario on each engine: SQLite, and the test run's Neo4j server."""
+    if request.param == "sqlite":
+        return SQLITE
+    return Engine("neo4j", request.getfixturevalue("neo4j_settings"))
 
 
 @pytest.fixture(scope="session")

@@ -18,9 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.torture.processes import CATALOG, check_here, ingest, kill, start_catalog
+from tests.torture.catalogs import catalog_root, install
+from tests.torture.engines import SQLITE, Engine
+from tests.torture.processes import CATALOG, check, check_here, ingest, kill, start_catalog
 from tests.torture.references import References, copy_store
-from tests.torture.states import State, full_state, open_dir, sync_runs
+from tests.torture.states import State, full_state, sync_runs
 
 BEFORE, AFTER, NEITHER = "before", "after", "neither"
 
@@ -65,15 +67,16 @@ def run_trial(
     keep: bool = False,
     command: Sequence[str] = CATALOG,
     ready: Path | None = None,
+    engine: Engine = SQLITE,
 ) -> Trial:
     """Kill an ingest of B over a copy of the A store `delay_s` after its start (or, with `ready`, once
     that file exists: for an ingest `command` that signals its moment), then inspect the store."""
     trial = Trial(index, delay_s)
     store = workdir / f"kill-{index:04d}"
-    copy_store(refs.store_a, store)
+    at = _store_holding_a(refs, engine, store, workdir)
     started = time.perf_counter()
-    env = {READY_ENV: str(ready)} if ready else None
-    process = start_catalog("ingest", str(refs.root), "--store", str(store), command=command, env=env)
+    env = engine.env() | ({READY_ENV: str(ready)} if ready else {})
+    process = start_catalog("ingest", str(at.root), "--store", str(store), command=command, env=env)
     if ready is None:
         time.sleep(max(0.0, delay_s - (time.perf_counter() - started)))
     else:
@@ -82,7 +85,7 @@ def run_trial(
     if not trial.killed and process.returncode != 0:
         trial.problems.append(f"the ingest exited {process.returncode} before it could be killed")
 
-    state = _inspect(trial, store, refs, "after the kill")
+    state = _inspect(trial, at, refs, "after the kill")
     if state is None:
         return trial
     trial.state = _which(state, refs.state_a, refs.state_ab)
@@ -93,11 +96,11 @@ def run_trial(
         trial.problems.append("the ingest exited on its own, yet its sync is not in the store")
 
     try:
-        ingest(refs.root, store)
+        ingest(at.root, store, engine.env())
     except AssertionError as error:
         trial.problems.append(f"the re-run failed: {error}")
         return trial
-    state = _inspect(trial, store, refs, "after the re-run", rerun=True)
+    state = _inspect(trial, at, refs, "after the re-run", rerun=True)
     if state is not None:
         expected = refs.state_ab if trial.state == BEFORE else refs.state_abb
         trial.rerun_state = AFTER if state == expected else NEITHER
@@ -130,7 +133,7 @@ from graphsvc.store.schema import ENTITY_VERSION
 
 # A broken product, for the suite's own test: every write of a sync commits on its own (no transaction around
 # the sync), and the process signals once the first batch of versions is committed, then waits to be killed.
-GraphStore.transaction = lambda self: contextlib.nullcontext()
+GraphStore.transaction = lambda self, label=None: contextlib.nullcontext()
 write = GraphStore.write
 def write_and_signal(self, operations):
     write(self, operations)
@@ -144,28 +147,59 @@ sys.exit(main(sys.argv[1:]))
 """`catalog` with the sync's transaction taken away: what the crash trials must catch."""
 
 
-def _inspect(trial: Trial, store_dir: Path, refs: References, when: str, rerun: bool = False) -> State | None:
+@dataclass(frozen=True)
+class TrialStore:
+    """Where a trial's store holding A is: its engine, its directory, the catalog directory it was read from
+    (which holds B once the trial starts), and the sync runs it held before the trial."""
+
+    engine: Engine
+    store_dir: Path
+    root: Path
+    runs_before: frozenset[str]
+
+
+def _store_holding_a(refs: References, engine: Engine, store: Path, workdir: Path) -> TrialStore:
+    """A copy of the clean A store (SQLite); on a shared engine, where nothing can be copied, A ingested into
+    the emptied database from a catalog directory of the trial's own, which then gets B's files."""
+    if not engine.shared:
+        copy_store(refs.store_a, store)
+        return TrialStore(engine, store, refs.root, refs.runs_a)
+    root = catalog_root(workdir / f"catalog-{engine.name}")
+    install(refs.versions.a, root)
+    engine.empty(store)
+    ingest(root, store, engine.env())
+    graph = engine.open(store)
+    try:
+        runs = frozenset(sync_runs(graph))
+    finally:
+        graph.close()
+    install(refs.versions.b, root)
+    return TrialStore(engine, store, root, runs)
+
+
+def _inspect(trial: Trial, at: TrialStore, refs: References, when: str, rerun: bool = False) -> State | None:
     """Open the store, read its state and runs, close it, run `catalog check`; record what is wrong."""
     try:
-        store = open_dir(store_dir)
+        store = at.engine.open(at.store_dir)
     except Exception as error:
         trial.problems.append(f"the store does not open {when}: {type(error).__name__}: {error}")
         return None
     try:
-        state = full_state(store, refs.root)
+        state = full_state(store, at.root)
         runs = sync_runs(store)
     finally:
         store.close()
     running = [run for run, row in runs.items() if row["status"] == "running"]
     if running:
         trial.problems.append(f"runs still `running` {when}, after the store was opened again: {running}")
-    new = {run: row for run, row in runs.items() if run not in refs.runs_a}
+    new = {run: row for run, row in runs.items() if run not in at.runs_before}
     if not rerun:
         if len(new) > 1:
             trial.problems.append(f"one ingest left {len(new)} runs: {sorted(new)}")
         trial.run_status = next(iter(new.values()))["status"] if new else None
         _check_run_status(trial, state, refs)
-    checked = check_here(store_dir)
+    # in this process where it can be (no interpreter start-up); the engine's settings come by environment
+    checked = check(at.store_dir, at.engine.env()) if at.engine.shared else check_here(at.store_dir)
     trial.check_exit = checked.returncode
     if checked.returncode != 0:
         trial.violations += checked.stderr.count("FAILED ")
@@ -198,15 +232,15 @@ def _nearest_diff(state: State, refs: References) -> list[str]:
     return out
 
 
-def measure_ingest(refs: References, workdir: Path, times: int = 2) -> float:
+def measure_ingest(refs: References, workdir: Path, times: int = 2, engine: Engine = SQLITE) -> float:
     """The wall time of an uninterrupted `catalog ingest` of B over A, measured now (the machine's load
     changes; the reference build's own measurement may be minutes old): the longest of `times` runs."""
     durations = []
     for n in range(times):
         store = workdir / f"measure-{n}"
-        copy_store(refs.store_a, store)
-        durations.append(ingest(refs.root, store))
-        shutil.rmtree(store, ignore_errors=True)
+        at = _store_holding_a(refs, engine, store, workdir)
+        durations.append(ingest(at.root, store, engine.env()))
+        engine.empty(store)
     return max(durations)
 
 
@@ -216,11 +250,12 @@ def crash_trials(
     kills: int,
     seed: int,
     progress: Callable[[Trial, CrashSummary], None] | None = None,
+    engine: Engine = SQLITE,
 ) -> CrashSummary:
     """`kills` trials, their kill delays drawn from `seed` over the measured duration of an ingest of B."""
-    summary = CrashSummary(ingest_s=measure_ingest(refs, workdir))
+    summary = CrashSummary(ingest_s=measure_ingest(refs, workdir, engine=engine))
     for index, delay in enumerate(kill_delays(kills, summary.ingest_s, seed)):
-        trial = run_trial(refs, index, delay, workdir)
+        trial = run_trial(refs, index, delay, workdir, engine=engine)
         summary.add(trial)
         if progress:
             progress(trial, summary)

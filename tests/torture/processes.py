@@ -27,10 +27,18 @@ def _env() -> dict[str, str]:
     return env | {"PYTHONUNBUFFERED": "1"}
 
 
-def catalog(*args: str, timeout: float = TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    """Run `catalog ARGS...` to completion."""
+def catalog(
+    *args: str, timeout: float = TIMEOUT_S, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `catalog ARGS...` to completion (`env`: variables added to its environment, e.g. the engine's)."""
     return subprocess.run(
-        [*CATALOG, *args], capture_output=True, text=True, cwd=REPO, env=_env(), timeout=timeout, check=False
+        [*CATALOG, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=_env() | (env or {}),
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -47,19 +55,19 @@ def start_catalog(
     )
 
 
-def ingest(root: Path, store: Path) -> float:
+def ingest(root: Path, store: Path, env: dict[str, str] | None = None) -> float:
     """`catalog ingest ROOT --store STORE` to completion; its wall time in seconds (start to exit)."""
     started = time.perf_counter()
-    done = catalog("ingest", str(root), "--store", str(store))
+    done = catalog("ingest", str(root), "--store", str(store), env=env)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise AssertionError(f"catalog ingest {root} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return elapsed
 
 
-def check(store: Path) -> subprocess.CompletedProcess[str]:
+def check(store: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`catalog check --store STORE`: exit 0 when every invariant holds, 1 and a listing when one does not."""
-    return catalog("check", "--store", str(store))
+    return catalog("check", "--store", str(store), env=env)
 
 
 def check_here(store: Path) -> subprocess.CompletedProcess[str]:
@@ -98,7 +106,7 @@ class Server:
 
 
 @contextmanager
-def serve(store: Path, log: Path, startup_timeout: float = 60.0) -> Iterator[Server]:
+def serve(store: Path, log: Path, startup_timeout: float = 60.0, env: dict[str, str] | None = None) -> Iterator[Server]:
     """A real `catalog serve --store STORE` on 127.0.0.1 and a free port, up once /health answers; stopped
     with SIGINT (uvicorn's graceful shutdown, which closes the store) when the block ends."""
     port = free_port()
@@ -107,7 +115,7 @@ def serve(store: Path, log: Path, startup_timeout: float = 60.0) -> Iterator[Ser
         process = subprocess.Popen(
             [*CATALOG, "serve", "--store", str(store), "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO,
-            env=_env(),
+            env=_env() | (env or {}),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -172,9 +172,7 @@ class Tally:
         return [p for p, counts in self.seen.items() if counts.get("A") and counts.get("B")]
 
     def summary(self) -> str:
-        lines = [
-            f"{self.requests} requests, {self.inconsistent} inconsistent answers, {self.errors} errors"
-        ]
+        lines = [f"{self.requests} requests, {self.inconsistent} inconsistent answers, {self.errors} errors"]
         lines += [f"  {probe}: {counts}" for probe, counts in sorted(self.seen.items()) if set(counts) - {"A", "B"}]
         lines += [f"  sample: {s}" for s in self.samples]
         return "\n".join(lines)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.torture.concurrency import readers_in_process
+from tests.torture.engines import Engine
 from tests.torture.references import References
 
 READERS = int(os.environ.get("TORTURE_READERS", 4))
@@ -25,7 +26,10 @@ def test_readers_in_process_see_each_sync_whole_or_not_at_all(
     tmp_path: Path,
     torture_seed: int,
     torture_report: Callable[[str], None],
+    torture_engine: Engine,
 ) -> None:
-    run = readers_in_process(references, store_expectations, tmp_path, readers=READERS, syncs=SYNCS)
+    run = readers_in_process(
+        references, store_expectations, tmp_path, readers=READERS, syncs=SYNCS, engine=torture_engine
+    )
     torture_report(run.line())
     assert not run.problems, f"TORTURE_SEED={torture_seed}\n{run.report()}"

@@ -12,15 +12,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.torture.crash import crash_trials
+from tests.torture.engines import Engine
 from tests.torture.references import References
 
 KILLS = int(os.environ.get("TORTURE_KILLS", 20))
+NEO4J_KILLS = int(os.environ.get("TORTURE_NEO4J_KILLS", 8))
+"""Fewer on Neo4j: each of its trials ingests A first (a shared database cannot be copied)."""
 
 
 def test_a_killed_ingest_leaves_the_state_before_or_after_its_sync_and_a_rerun_completes_it(
-    references: References, tmp_path: Path, torture_seed: int, torture_report: Callable[[str], None]
+    references: References,
+    tmp_path: Path,
+    torture_seed: int,
+    torture_report: Callable[[str], None],
+    torture_engine: Engine,
 ) -> None:
-    summary = crash_trials(references, tmp_path, KILLS, torture_seed)
+    kills = NEO4J_KILLS if torture_engine.shared else KILLS
+    summary = crash_trials(references, tmp_path, kills, torture_seed, engine=torture_engine)
     torture_report(summary.line())
     assert not summary.failed, f"TORTURE_SEED={torture_seed}: {summary.line()}\n{summary.failures()}"
-    assert summary.before + summary.after == summary.tried == KILLS
+    assert summary.before + summary.after == summary.tried == kills

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.torture.concurrency import readers_over_http
+from tests.torture.engines import Engine
 from tests.torture.references import References
 
 CLIENTS = int(os.environ.get("TORTURE_HTTP_CLIENTS", 6))
@@ -28,7 +29,10 @@ def test_graphql_responses_during_refreshes_each_show_one_committed_state(
     tmp_path: Path,
     torture_seed: int,
     torture_report: Callable[[str], None],
+    torture_engine: Engine,
 ) -> None:
-    run = readers_over_http(references, graphql_expectations, tmp_path, readers=CLIENTS, syncs=SYNCS)
+    run = readers_over_http(
+        references, graphql_expectations, tmp_path, readers=CLIENTS, syncs=SYNCS, engine=torture_engine
+    )
     torture_report(run.line())
     assert not run.problems, f"TORTURE_SEED={torture_seed}\n{run.report()}"

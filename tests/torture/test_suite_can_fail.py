@@ -18,6 +18,7 @@ from graphsvc.store import GraphStore
 from graphsvc.store.sqlite_backend import DATABASE_FILE
 from tests.torture.concurrency import readers_in_process
 from tests.torture.crash import NEITHER, SPLIT_SYNC_INGEST, run_trial
+from tests.torture.engines import Engine
 from tests.torture.processes import check_here
 from tests.torture.readers import classify
 from tests.torture.references import References, copy_store
@@ -152,13 +153,13 @@ def test_a_kill_in_the_middle_of_a_sync_that_commits_in_pieces_is_caught(
 
 
 def test_readers_of_a_sync_that_commits_in_pieces_are_caught(
-    references: References, store_expectations: dict, tmp_path: Path
+    references: References, store_expectations: dict, tmp_path: Path, torture_engine: Engine
 ) -> None:
     """The in-process readers against a store whose syncs commit write by write (with a pause after each
     write, so the readers meet the halfway states): they report inconsistent answers."""
 
     def commit_each_write(store: GraphStore) -> None:
-        store.transaction = lambda: contextlib.nullcontext()  # type: ignore[method-assign]
+        store.transaction = lambda label=None: contextlib.nullcontext()  # type: ignore[method-assign]
         write = store.write
 
         def write_and_pause(operations: list) -> None:
@@ -167,7 +168,9 @@ def test_readers_of_a_sync_that_commits_in_pieces_are_caught(
 
         store.write = write_and_pause  # type: ignore[method-assign]
 
-    run = readers_in_process(references, store_expectations, tmp_path, readers=2, syncs=2, prepare=commit_each_write)
+    run = readers_in_process(
+        references, store_expectations, tmp_path, readers=2, syncs=2, prepare=commit_each_write, engine=torture_engine
+    )
     assert run.tally.inconsistent > 0, run.report()
     assert run.tally.seen["snapshot request"].get("neither"), run.report()
 
