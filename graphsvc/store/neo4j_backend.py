@@ -48,6 +48,8 @@ from graphsvc.store.schema import EdgeTable
 
 READ_ATTEMPTS = 8
 """How often a plain read that a commit disturbed is done again before it gives up."""
+FIRST_SYNC_100K_MEMORY = "more than 6.2 GiB of transaction memory, which an 18 GiB heap gave"
+"""What a first sync of the 100k-entity benchmark catalog needed (README, Performance)."""
 GATE_TIMEOUT_S = 30.0
 """How long opening the commit gate may wait for its node's lock (only a reader closing an abandoned gate
 takes it otherwise) before the write gives up instead of hanging."""
@@ -150,6 +152,12 @@ class Neo4jBackend:
                     finally:
                         self._local.transaction = None
         except (self._neo4j.exceptions.Neo4jError, self._neo4j.exceptions.DriverError) as error:
+            if "MemoryPoolOutOfMemoryError" in str(getattr(error, "code", "")):  # "transient", but it would recur
+                raise StoreError(
+                    "the sync needs more transaction memory than this Neo4j server allows (a sync is one "
+                    "transaction): raise the server's dbms.memory.transaction.total.max and its heap (measured: a "
+                    f"first sync of 100k entities needs {FIRST_SYNC_100K_MEMORY}); Neo4j said: {error}"
+                ) from error
             if error.is_retryable():
                 raise StoreTransientError(f"Neo4j aborted the transaction: {error}") from error
             raise
