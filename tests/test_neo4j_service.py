@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -169,3 +171,38 @@ def test_two_services_writing_at_once_keep_one_history(
         assert len(events) == 2 * entities and set(events.values()) == {1}  # added, its ownedBy added: once
     finally:
         store.close()
+
+
+@pytest.fixture
+def small_neo4j(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A Neo4j server of its own whose transactions may hold 16 MiB in all (scripts/neo4j)."""
+    if not (shutil.which("java") and shutil.which("mvn")):
+        pytest.skip("a second Neo4j server needs java and mvn (scripts/neo4j)")
+    env = {**os.environ, "NEO4J_TEST_HOME": str(tmp_path / "neo4j-small"), "NEO4J_TRANSACTION_MEMORY_MB": "16"}
+    started = subprocess.run(
+        [str(ROOT / "scripts" / "neo4j"), "start"], env=env, capture_output=True, text=True, timeout=300, check=True
+    )
+    settings = dict(line.split("=", 1) for line in started.stdout.split())
+    try:
+        yield (
+            {k: v for k, v in os.environ.items() if not k.startswith(("CATALOG_", "NEO4J_"))}
+            | settings
+            | {"CATALOG_BACKEND": "neo4j"}
+        )
+    finally:
+        subprocess.run([str(ROOT / "scripts" / "neo4j"), "stop"], env=env, timeout=120, check=False)
+
+
+def test_a_sync_too_big_for_the_servers_transaction_memory_is_refused_clearly(
+    tmp_path: Path, small_neo4j: dict[str, str]
+) -> None:
+    """Neo4j calls running out of transaction memory transient; running the sync again would fail the same
+    way, so it is refused at once, naming the setting, and nothing of it is written."""
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump_all([component(f"service-{i}", description="x" * 400) for i in range(3000)]))
+    result = catalog(small_neo4j, "ingest", str(path), check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "needs more transaction memory than this Neo4j server allows" in result.stderr
+    assert "dbms.memory.transaction.total.max" in result.stderr and "Traceback" not in result.stderr
+    counted = catalog(small_neo4j, "query", "{ entities { totalCount } syncRuns { status } }")
+    assert json.loads(counted.stdout)["data"] == {"entities": {"totalCount": 0}, "syncRuns": [{"status": "failed"}]}

@@ -17,15 +17,19 @@ public final class Neo4jForTests {
         Path home = Path.of(args[0]);
         int port = Integer.parseInt(args[1]);
         String password = args[2];
-        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+        DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home)
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
                 .setConfig(BoltConnector.advertised_address, new SocketAddress("127.0.0.1", port))
                 .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
                 .setConfig(GraphDatabaseSettings.auth_enabled, true)
                 .setConfig(GraphDatabaseSettings.pagecache_memory, Long.getLong("neo4j.pagecache.mb", 512L) * 1024 * 1024)
-                .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
-                .build();
+                .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false);
+        Long transactionMemoryMb = Long.getLong("neo4j.transaction.memory.mb");  // a smaller limit, for tests
+        if (transactionMemoryMb != null) {
+            builder.setConfig(GraphDatabaseSettings.memory_transaction_global_max_size, transactionMemoryMb * 1024 * 1024);
+        }
+        DatabaseManagementService dbms = builder.build();
         Runtime.getRuntime().addShutdownHook(new Thread(dbms::shutdown));
         dbms.database("system").executeTransactionally(
                 "ALTER USER neo4j SET PASSWORD '" + password.replace("'", "") + "' CHANGE NOT REQUIRED");
