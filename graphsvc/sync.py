@@ -40,7 +40,7 @@ from graphsvc.model import (
     validate_entity,
 )
 from graphsvc.store.backend import Insert, Operation
-from graphsvc.store.errors import StoreTransientError
+from graphsvc.store.errors import StoreError, StoreTransientError
 from graphsvc.store.graph_store import GraphStore
 from graphsvc.store.schema import (
     DANGLING,
@@ -159,6 +159,7 @@ def _sync_once(
     progress: Progress | None,
 ) -> None:
     with store.transaction(label=run.sync_run):
+        _refuse_if_overtaken(store, run)
         _Sync(store, result, run, frozenset(k.lower() for k in custom_kinds), summary, progress).apply()
         store.record_errors(summary.errors)
         failed_files = {error["location"] for error in summary.errors}
@@ -167,6 +168,19 @@ def _sync_once(
         summary.finished_at = now_micros()
         status = "completed_with_errors" if summary.errors else "completed"
         store.finish_sync_run(run.sync_run, finished_at=summary.finished_at, status=status, counts=summary.counts)
+
+
+def _refuse_if_overtaken(store: GraphStore, run: Provenance) -> None:
+    """A sync of this source that began after this one, yet committed first (another service, while this one
+    waited for the writer lock), would have this one's versions begin before the versions they close: the
+    history of the source must stay in the order of its instants. Read inside the transaction, after the lock."""
+    newest = store.newest_committed_sync(run.source)
+    if newest is not None and newest >= run.at:
+        raise StoreError(
+            f"another sync of {run.source} began after this one and committed first (another service syncing the "
+            "same source): this one is refused, and nothing of it is written; sync it again, and let one "
+            "service write each source"
+        )
 
 
 def _record_failure(store: GraphStore, run: Provenance, summary: SyncSummary) -> None:

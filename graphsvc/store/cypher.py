@@ -670,6 +670,14 @@ class Statements:
     def latest_runs(self) -> str:
         return "MATCH (s:SyncRun) RETURN s.source, max(s.started_at)"
 
+    @cached_property
+    def newest_committed_sync(self) -> str:
+        """The newest instant of a committed sync of the source (any commit or none)."""
+        return (
+            "MATCH (s:SyncRun) WHERE s.source = $source AND s.status IN ['completed', 'completed_with_errors'] "
+            "RETURN max(s.started_at)"
+        )
+
     def errors(self, active: tuple[str, ...]) -> str:
         conditions = {
             "sync_runs": "x.sync_run IN $sync_runs",
@@ -802,6 +810,7 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     out.append((statements.lifetimes_between((), by_ref=True), ("since", "until", "refs")))
     out.append((statements.sync_runs, ("limit",)))
     out.append((statements.latest_runs, ()))
+    out.append((statements.newest_committed_sync, ("source",)))
     out.append((statements.latest_commit, ("source",)))
     out.append((statements.latest_run_ids, ("sources", "moments")))
     for active in [

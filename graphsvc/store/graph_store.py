@@ -366,6 +366,11 @@ class GraphStore:
         rows = self.backend.read(self.statements.latest_commit, {"source": source})
         return (rows[0][0], rows[0][1]) if rows else None
 
+    def newest_committed_sync(self, source: str) -> int | None:
+        """The instant of the newest sync of `source` that committed."""
+        rows = self.backend.read(self.statements.newest_committed_sync, {"source": source})
+        return rows[0][0] if rows else None
+
     def latest_sync_run_ids(self) -> list[str]:
         def read(store: GraphStore) -> list[str]:
             latest = store.backend.read(self.statements.latest_runs)

@@ -609,6 +609,14 @@ class SqlStatements:
     def latest_runs(self) -> str:
         return "SELECT source, max(started_at) FROM sync_run GROUP BY source"
 
+    @cached_property
+    def newest_committed_sync(self) -> str:
+        """The newest instant of a committed sync of the source (any commit or none)."""
+        return (
+            "SELECT max(started_at) FROM sync_run WHERE source = :source "
+            "AND status IN ('completed', 'completed_with_errors')"
+        )
+
     def errors(self, active: tuple[str, ...]) -> str:
         conditions = {
             "sync_runs": "sync_run IN (SELECT value FROM json_each(:sync_runs))",

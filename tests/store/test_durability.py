@@ -335,3 +335,16 @@ def _wait_until_blocked(driver: object, settings: Settings) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the other client never waited for the writer lock")
+
+
+def test_a_sync_overtaken_by_a_later_sync_of_its_source_is_refused_whole(store: GraphStore) -> None:
+    """Two services syncing one source: the one that began first may commit second (it waited for the writer
+    lock). Its versions would then begin before the versions they close, so it is refused, whole; a sync of
+    another source may still be dated earlier."""
+    sync_source(store, BEFORE, source="s1", at=T2)
+    with pytest.raises(StoreError, match="began after this one and committed first"):
+        sync_source(store, AFTER, source="s1", at=T1)
+    assert state(store) == SEEN_BEFORE
+    assert {r.started_at: r.status for r in store.sync_runs()} == {T2: "completed", T1: "failed"}
+    sync_source(store, source(("file:/catalog/b.yaml", [group("team-c")])), source="s2", at=T0)
+    assert store.check() == []
