@@ -31,6 +31,10 @@ class Settings(BaseModel):
     fetch_timeout_s: float = Field(10.0, gt=0)
     refresh_interval_s: int = Field(0, ge=0)
     """When > 0, the service re-syncs every registered location this often."""
+    http_max_body_bytes: int = Field(1_048_576, gt=0)
+    """The largest HTTP request body the service reads (a GraphQL request is a few KiB)."""
+    http_read_timeout_s: float = Field(30.0, gt=0)
+    """How long a request body may take to arrive, in all (a client that stalls is answered 408)."""
 
 
 _ENV = {
@@ -43,6 +47,8 @@ _ENV = {
     "CATALOG_CUSTOM_KINDS": "custom_kinds",
     "CATALOG_FETCH_TIMEOUT": "fetch_timeout_s",
     "CATALOG_REFRESH_INTERVAL": "refresh_interval_s",
+    "CATALOG_HTTP_MAX_BODY": "http_max_body_bytes",
+    "CATALOG_HTTP_READ_TIMEOUT": "http_read_timeout_s",
 }
 
 

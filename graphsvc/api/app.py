@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from graphsvc.api.context import Context
+from graphsvc.api.http_limits import HttpLimits
 from graphsvc.api.schema import schema
 from graphsvc.service import CatalogService
 from graphsvc.store.graph_store import READ_ATTEMPTS
@@ -123,7 +124,7 @@ def create_app(service: CatalogService, *, on_shutdown: list[Any] | None = None)
             callback()
 
     graphql = CatalogGraphQL(service, threads)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", root),
             Route("/health", health),
@@ -131,3 +132,6 @@ def create_app(service: CatalogService, *, on_shutdown: list[Any] | None = None)
         ],
         lifespan=lifespan,
     )
+    limits = service.settings
+    app.add_middleware(HttpLimits, max_body_bytes=limits.http_max_body_bytes, read_timeout_s=limits.http_read_timeout_s)
+    return app

@@ -1,0 +1,103 @@
+"""HTTP hygiene in front of the API: a request body has a size limit and must arrive in time, and every
+response carries the headers that keep a browser from misusing it.
+
+Without it a 50 MB body was accepted and parsed, and a client that sent its headers and then part of a body
+held a connection (and its worker) forever. The body is read here, whole, under both limits, before the
+application sees it; a request over the limit is answered 413, one too slow 408, in GraphQL's JSON error shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+"""On every response: no content-type sniffing, no framing by other sites (clickjacking of GraphiQL), no
+referrer carrying a query's URL elsewhere."""
+
+
+class HttpLimits:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, read_timeout_s: float) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.read_timeout_s = read_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = _with_security_headers(send)
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await self._refuse(send, 413, self._too_large(declared))
+            return
+        body = bytearray()
+        deadline = asyncio.get_running_loop().time() + self.read_timeout_s
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except TimeoutError:
+                await self._refuse(send, 408, f"the request body did not arrive within {self.read_timeout_s:g} s")
+                return
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                await self._refuse(send, 413, self._too_large(len(body)))
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    def _too_large(self, size: int) -> str:
+        return f"the request body ({size:,} bytes or more) is over the limit of {self.max_body_bytes:,} bytes"
+
+    @staticmethod
+    async def _refuse(send: Send, status: int, message: str) -> None:
+        payload = json.dumps({"errors": [{"message": message}]}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
+    """The body read already, as the application's first `receive`; after it, the connection's own (which
+    tells of a disconnect)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+def _with_security_headers(send: Send) -> Callable[[Message], Awaitable[None]]:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = {name.lower() for name, _ in message.get("headers", [])}
+            extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
