@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ingestors.documents import ReadResult
-from ingestors.fetch import Fetch, default_fetch
+from ingestors.fetch import DEFAULT_MAX_BYTES, Fetch, default_fetch
 from ingestors.filesystems import (
     DEFAULT_DISCOVERY_GLOB,
     CatalogFiles,
@@ -56,7 +56,9 @@ class LocalFilesystem:
                 # a pipe would block the read forever, /dev/zero would never end
                 raise TargetUnreadable("not a regular file (a device, a pipe or a socket)")
             with open(path, "rb") as file:
-                data = file.read()
+                data = file.read(MAX_FILE_BYTES + 1)  # never more: a huge file is refused, not held in memory
+            if len(data) > MAX_FILE_BYTES:
+                raise TargetUnreadable(f"larger than {MAX_FILE_BYTES:,} bytes, the most a catalog file may hold")
         except (FileNotFoundError, NotADirectoryError):
             raise TargetNotFound(location) from None
         except IsADirectoryError:
@@ -66,6 +68,10 @@ class LocalFilesystem:
         except ValueError as error:  # a NUL in the path
             raise TargetUnreadable(str(error)) from None
         return decode_file_text(data)
+
+
+MAX_FILE_BYTES = DEFAULT_MAX_BYTES
+"""The largest catalog file read from disk: the same bound as a fetched one."""
 
 
 def _path(location: str) -> str:

@@ -797,3 +797,20 @@ def test_hostile_location_targets_in_git_are_errors_of_their_location(tmp_path: 
             "location:default/here",
         ),
     ]
+
+
+def test_a_file_larger_than_a_catalog_file_may_be_is_one_error_and_is_not_read_whole(catalog: Path) -> None:
+    """A 1 GiB file (sparse: it costs no disk) matched by a glob: refused after reading just past the limit,
+    naming it; the other files are read."""
+    from ingestors.local import MAX_FILE_BYTES
+
+    huge = catalog / "bad/catalog-info.yaml"
+    with huge.open("wb") as file:
+        file.truncate(1 << 30)
+    bad = f"file:{huge}"
+
+    result = read_source(str(catalog), fetch=offline_fetch)
+
+    assert names(result) == ["other"]
+    expected = f"could not read {bad}: larger than {MAX_FILE_BYTES:,} bytes, the most a catalog file may hold"
+    assert result.errors == [ReadError(bad, expected)]
