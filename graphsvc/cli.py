@@ -119,7 +119,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"catalog: serving {url}/graphql (store: {_describe(settings)})", file=sys.stderr)
         # uvicorn re-raises SIGTERM after its shutdown, so the `finally` below may not run: release on shutdown
         release = [backend.release_ownership] if hasattr(backend, "release_ownership") else []
-        uvicorn.run(create_app(service, on_shutdown=release), host=args.host, port=args.port, log_level="warning")
+        app = create_app(service, on_shutdown=release, allowed_hosts=_allowed_hosts(settings, args.host))
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
         if scheduler:
             scheduler.shutdown(wait=False)
     finally:
@@ -127,6 +128,17 @@ def _serve(args: argparse.Namespace) -> int:
             backend.release_ownership()
         service.close()
     return EXIT_OK
+
+
+LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
+
+
+def _allowed_hosts(settings: Settings, bound: str) -> list[str]:
+    """The configured names; none configured: on a loopback address its loopback names only (no DNS
+    rebinding reaches a developer's instance), elsewhere any name."""
+    if settings.allowed_hosts:
+        return settings.allowed_hosts
+    return LOOPBACK_NAMES if bound in ("127.0.0.1", "localhost", "::1") else ["*"]
 
 
 def _load_demo(service: Any) -> None:

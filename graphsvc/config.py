@@ -33,6 +33,10 @@ class Settings(BaseModel):
     """When > 0, the service re-syncs every registered location this often."""
     http_max_body_bytes: int = Field(1_048_576, gt=0)
     """The largest HTTP request body the service reads (a GraphQL request is a few KiB)."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host header values the service answers (a name, or `*` for any). None given: `catalog serve` on a
+    loopback address answers its loopback names only (a web page cannot reach it through DNS rebinding), on
+    any other address every name (say which behind a proxy)."""
     http_read_timeout_s: float = Field(30.0, gt=0)
     """How long a request body may take to arrive, in all (a client that stalls is answered 408)."""
 
@@ -45,6 +49,7 @@ _ENV = {
     "NEO4J_PASSWORD": "neo4j_password",
     "NEO4J_DATABASE": "neo4j_database",
     "CATALOG_CUSTOM_KINDS": "custom_kinds",
+    "CATALOG_ALLOWED_HOSTS": "allowed_hosts",
     "CATALOG_FETCH_TIMEOUT": "fetch_timeout_s",
     "CATALOG_REFRESH_INTERVAL": "refresh_interval_s",
     "CATALOG_HTTP_MAX_BODY": "http_max_body_bytes",
@@ -60,7 +65,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     for variable, key in _ENV.items():
         if os.environ.get(variable):
             raw = os.environ[variable]
-            values[key] = [k.strip() for k in raw.split(",") if k.strip()] if key == "custom_kinds" else raw
+            is_list = key in ("custom_kinds", "allowed_hosts")
+            values[key] = [k.strip() for k in raw.split(",") if k.strip()] if is_list else raw
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings(**values)

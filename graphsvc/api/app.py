@@ -107,7 +107,9 @@ class CatalogGraphQL(GraphQL):
         raise HTTPException(503, f"the catalog changed during each of {READ_ATTEMPTS} attempts to answer: try again")
 
 
-def create_app(service: CatalogService, *, on_shutdown: list[Any] | None = None) -> Starlette:
+def create_app(
+    service: CatalogService, *, on_shutdown: list[Any] | None = None, allowed_hosts: list[str] | None = None
+) -> Starlette:
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -133,5 +135,10 @@ def create_app(service: CatalogService, *, on_shutdown: list[Any] | None = None)
         lifespan=lifespan,
     )
     limits = service.settings
-    app.add_middleware(HttpLimits, max_body_bytes=limits.http_max_body_bytes, read_timeout_s=limits.http_read_timeout_s)
+    app.add_middleware(
+        HttpLimits,
+        max_body_bytes=limits.http_max_body_bytes,
+        read_timeout_s=limits.http_read_timeout_s,
+        allowed_hosts=allowed_hosts or limits.allowed_hosts or ["*"],
+    )
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,16 +24,23 @@ referrer carrying a query's URL elsewhere."""
 
 
 class HttpLimits:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, read_timeout_s: float) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, read_timeout_s: float, allowed_hosts: Sequence[str] = ("*",)
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.read_timeout_s = read_timeout_s
+        self.allowed_hosts = {host.lower() for host in allowed_hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         send = _with_security_headers(send)
+        host = _host(scope)
+        if "*" not in self.allowed_hosts and host not in self.allowed_hosts:
+            await self._refuse(send, 400, f"the Host header {host!r} is not a name this service answers to")
+            return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
             await self._refuse(send, 413, self._too_large(declared))
@@ -65,6 +72,15 @@ class HttpLimits:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": payload})
+
+
+def _host(scope: Scope) -> str:
+    """The Host header's name, without its port (`[::1]:8000` -> `[::1]`)."""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host = value.decode("latin-1").lower()
+            return host.rsplit(":", 1)[0] if host.rfind(":") > host.rfind("]") else host
+    return ""
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -90,3 +90,29 @@ def test_the_limits_are_settings(tmp_path: Path) -> None:
 
     settings = load_settings(None, store_dir=tmp_path)
     assert (settings.http_max_body_bytes, settings.http_read_timeout_s) == (1_048_576, 30.0)
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [("127.0.0.1", 200), ("localhost", 200), ("LOCALHOST", 200), ("evil.example", 400), ("127.0.0.1.nip.io", 400)],
+)
+def test_on_loopback_only_loopback_names_are_answered(server: Server, host: str, status: int) -> None:
+    """DNS rebinding: a web page whose name resolves to 127.0.0.1 must not reach a developer's instance."""
+    port = server.url.rsplit(":", 1)[1]
+    response = httpx.post(f"{server.url}/graphql", json=POINT_QUERY, headers={"host": f"{host}:{port}"}, timeout=10)
+    assert response.status_code == status
+    if status == 400:
+        assert response.json() == {
+            "errors": [{"message": f"the Host header {host!r} is not a name this service answers to"}]
+        }
+
+
+def test_the_names_answered_are_a_setting(tmp_path: Path) -> None:
+    env = {"CATALOG_ALLOWED_HOSTS": "catalog.internal, 127.0.0.1"}  # 127.0.0.1: the test's own health check
+    with serve(tmp_path / "store", tmp_path / "serve.log", env=env) as other:
+        port = other.url.rsplit(":", 1)[1]
+
+        def status(host: str) -> int:
+            return httpx.post(f"{other.url}/graphql", json=POINT_QUERY, headers={"host": f"{host}:{port}"}).status_code
+
+        assert [status(h) for h in ("catalog.internal", "127.0.0.1", "localhost")] == [200, 200, 400]
