@@ -20,7 +20,7 @@ from graphsvc.store import GraphStore
 from graphsvc.sync import Progress, SyncSummary, sync_source
 from graphsvc.timestamps import now_micros
 from ingestors.documents import ReadResult
-from ingestors.read import read_source
+from ingestors.read import SourceUnavailableError, read_source
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,8 +31,11 @@ class UnknownLocationError(LookupError):
 
 
 def normalize_target(target: str) -> str:
-    """Registered targets are URLs or absolute paths, so one location is not registered twice."""
+    """Registered targets are URLs or absolute paths, so one location is not registered twice. An empty one
+    is refused: it would resolve to the service's own working directory."""
     target = target.strip()
+    if not target:
+        raise SourceUnavailableError("the target is empty: name a file, a directory, a URL or a git repository")
     if "://" in target or target.startswith(("git+", "git@")):
         return target
     return str(Path(target).expanduser().resolve())

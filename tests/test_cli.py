@@ -104,3 +104,11 @@ def test_export_schema_matches_the_committed_file() -> None:
     )
     committed = (ROOT / "schema.graphql").read_text()
     assert result.stdout == committed, "schema.graphql is stale: run `catalog export-schema > schema.graphql`"
+
+
+def test_an_empty_target_is_refused_not_taken_for_the_working_directory(tmp_path: Path) -> None:
+    result = catalog("ingest", "  ", store=tmp_path / "store")
+    assert result.returncode == 2
+    assert "the target is empty: name a file, a directory, a URL or a git repository" in result.stderr
+    listed = catalog("query", "{ locations { target } }", store=tmp_path / "store", check=True)
+    assert json.loads(listed.stdout)["data"] == {"locations": []}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from graphsvc.api.schema import schema
 from graphsvc.service import CatalogService
 from graphsvc.store.graph_store import READ_ATTEMPTS
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 EXECUTION_WORKERS = 8
 """Operations executing at once; more wait for a free worker (a 2-core machine gains nothing from more)."""
@@ -111,7 +113,17 @@ def create_app(
     service: CatalogService, *, on_shutdown: list[Any] | None = None, allowed_hosts: list[str] | None = None
 ) -> Starlette:
     async def health(_: Request) -> JSONResponse:
+        """Alive: the process answers."""
         return JSONResponse({"status": "ok"})
+
+    async def ready(_: Request) -> JSONResponse:
+        """Ready: the store answers a read (for a load balancer; a Neo4j that is down makes this 503)."""
+        try:
+            await asyncio.to_thread(service.store.schema_version)
+        except Exception:  # any failure to read means: not ready; what failed is in the service's log
+            logger.exception("readiness check: the store did not answer")
+            return JSONResponse({"status": "unavailable", "reason": "the store does not answer"}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     async def root(_: Request) -> RedirectResponse:
         return RedirectResponse("/graphql")
@@ -130,6 +142,7 @@ def create_app(
         routes=[
             Route("/", root),
             Route("/health", health),
+            Route("/ready", ready),
             Route("/graphql", graphql, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,

@@ -83,6 +83,11 @@ class GraphStore:
                 "keep the old one for the version that wrote it."
             )
 
+    def schema_version(self) -> int | None:
+        """The store's schema version as stored (a read that proves the store answers)."""
+        rows = self.backend.read(self.statements.schema_version)
+        return rows[0][0] if rows else None
+
     def _holds_entities(self) -> bool:
         """Whether entities are stored already (a store with no version row is new only if it holds none)."""
         try:

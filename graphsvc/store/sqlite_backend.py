@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from graphsvc.store.backend import Insert, Operation
-from graphsvc.store.errors import StoreError, StoreLockedError
+from graphsvc.store.errors import StoreError, StoreLockedError, StoreUnavailableError
 from graphsvc.store.sql import SqlStatements, insert_columns, insert_statement, schema_statements, tag_rows
 
 DATABASE_FILE = "catalog.sqlite"
@@ -83,6 +83,8 @@ class SqliteBackend:
         return handle
 
     def _connect(self) -> sqlite3.Connection:
+        if getattr(self, "_closed", False):  # its lock is released: another process may own the store now
+            raise StoreUnavailableError(f"the store {self.store_dir} is closed")
         try:
             connection = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
@@ -191,6 +193,7 @@ class SqliteBackend:
             self._connections.clear()
             self._idle.clear()
         self._local = threading.local()
+        self._closed = True
         self._lock_file.close()
 
     # --- which process owns the store --------------------------------------------------------------------

@@ -244,3 +244,21 @@ def test_sync_runs_errors_and_location_mutations(client: TestClient) -> None:
     assert "no registered location" in missing["errors"][0]["message"]
     unreadable = gql(client, 'mutation { registerLocation(target: "/no/such/catalog.yaml") { syncRun { id } } }')
     assert "no such file" in unreadable["errors"][0]["message"]
+
+
+def test_registering_an_empty_target_is_an_error_not_the_working_directory(client: TestClient) -> None:
+    result = gql(client, 'mutation { registerLocation(target: "") { syncRun { added } } }')
+    assert result["data"] is None
+    assert "the target is empty: name a file, a directory, a URL or a git repository" in result["errors"][0]["message"]
+    assert len(data(client, "{ locations { target } }")["locations"]) == 1  # the fixture's own, nothing added
+
+
+def test_ready_says_whether_the_store_answers(tmp_path: Path, store_settings: Settings) -> None:
+    service = CatalogService(open_store(store_settings), store_settings)
+    with TestClient(create_app(service)) as http:
+        assert (http.get("/health").json(), http.get("/ready").json()) == ({"status": "ok"}, {"status": "ready"})
+        service.store.close()  # the store goes away (a Neo4j that is down, a store directory unmounted)
+        response = http.get("/ready")
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable", "reason": "the store does not answer"}
+        assert http.get("/health").status_code == 200  # still alive: a restart is not what helps
