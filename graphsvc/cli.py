@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -323,17 +324,15 @@ def _parse_var(text: str) -> tuple[str, Any]:
 
 
 def _query_locally(settings: Settings, document: str, variables: dict[str, Any]) -> dict[str, Any]:
-    from graphsvc.api.context import Context
+    from graphsvc.api.context import Context, execute_in_one_state
     from graphsvc.api.schema import schema
-    from graphsvc.store.graph_store import READ_ATTEMPTS
+
+    def run(context: Context) -> Awaitable[Any]:
+        return schema.execute(document, variable_values=variables, context_value=context)
 
     service = _open_service(settings)
     try:
-        for _ in range(READ_ATTEMPTS):  # again while a commit disturbed its snapshot (Context.disturbed)
-            context = Context(service=service)
-            result = asyncio.run(schema.execute(document, variable_values=variables, context_value=context))
-            if not context.disturbed:
-                break
+        result = asyncio.run(execute_in_one_state(service, run))
     finally:
         service.close()
     out: dict[str, Any] = {"data": result.data}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -57,6 +57,10 @@ _ENV = {
 }
 
 
+_LIST_SETTINGS = {name for name, field in Settings.model_fields.items() if get_origin(field.annotation) is list}
+"""The settings whose environment variable is a comma-separated list."""
+
+
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     values: dict[str, Any] = {}
     config_file = config_file or os.environ.get("CATALOG_CONFIG")
@@ -65,8 +69,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     for variable, key in _ENV.items():
         if os.environ.get(variable):
             raw = os.environ[variable]
-            is_list = key in ("custom_kinds", "allowed_hosts")
-            values[key] = [k.strip() for k in raw.split(",") if k.strip()] if is_list else raw
+            values[key] = [k.strip() for k in raw.split(",") if k.strip()] if key in _LIST_SETTINGS else raw
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Settings(**values)

@@ -21,7 +21,9 @@ from graphsvc.config import Settings
 from graphsvc.store import open_store
 from tests.conftest import wipe_neo4j
 from tests.store.catalog_builder import component, group
-from tests.torture.processes import free_port, stop
+from tests.torture import processes
+from tests.torture.engines import Engine
+from tests.torture.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.neo4j
@@ -29,27 +31,16 @@ pytestmark = pytest.mark.neo4j
 
 @pytest.fixture
 def neo4j_env(neo4j_settings: Settings) -> dict[str, str]:
-    """The environment of a `catalog` process on the emptied Neo4j database."""
+    """What a `catalog` process needs in its environment to use the emptied Neo4j database."""
     wipe_neo4j(neo4j_settings)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CATALOG_", "NEO4J_"))}
-    return env | {
-        "CATALOG_BACKEND": "neo4j",
-        "NEO4J_URI": neo4j_settings.neo4j_uri,
-        "NEO4J_USER": neo4j_settings.neo4j_user,
-        "NEO4J_PASSWORD": neo4j_settings.neo4j_password,
-    }
+    return Engine("neo4j", neo4j_settings).env()
 
 
 def catalog(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "graphsvc.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=check,
-        timeout=300,
-    )
+    """`catalog ARGS...` in a subprocess with `env` added (`processes.catalog`); with `check`, it must succeed."""
+    done = processes.catalog(*args, env=env)
+    assert not check or done.returncode == 0, f"catalog {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
+    return done
 
 
 def test_ingest_query_and_check_on_neo4j(tmp_path: Path, neo4j_env: dict[str, str]) -> None:
@@ -89,48 +80,20 @@ def test_a_wrong_password_is_one_clear_line(neo4j_env: dict[str, str]) -> None:
 
 
 def test_serve_demo_on_neo4j_answers_time_travel_questions(tmp_path: Path, neo4j_env: dict[str, str]) -> None:
-    port = free_port()
     log = tmp_path / "serve.log"
-    env = neo4j_env | {"CATALOG_STORE": str(tmp_path / "work")}  # where the demo repository is built
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "graphsvc.cli", "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_health(url, process, log)
+    work = tmp_path / "work"  # --store: where the demo repository is built (the graph is in Neo4j)
+    with processes.serve(work, log, startup_timeout=180, env=neo4j_env, options=["--demo"]) as server:
         query = """{ now: entity(ref: "component:checkout-service") { owner { ref } }
                      then: entity(ref: "component:checkout-service", asOf: "2026-04-01T00:00:00Z") { owner { ref } }
                      entities { totalCount } syncRuns(first: 100) { status } }"""
-        body = httpx.post(f"{url}/graphql", json={"query": query}, timeout=60).json()
+        body = httpx.post(f"{server.url}/graphql", json={"query": query}, timeout=60).json()
         assert "errors" not in body, body
         data = body["data"]
         assert data["entities"]["totalCount"] > 20
         assert data["now"]["owner"] and data["then"]["owner"]
         assert {run["status"] for run in data["syncRuns"]} <= {"completed", "completed_with_errors"}
-    finally:
-        assert stop(process) == 0, log.read_text()[-3000:]
+    assert server.process.returncode == 0, log.read_text()[-3000:]
     assert "demo catalog loaded" in log.read_text()
-
-
-def _wait_for_health(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 180) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"catalog serve exited {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"catalog serve did not answer in {timeout_s} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.mark.parametrize("same_source", [False, True], ids=["a source each", "one source"])
@@ -154,10 +117,9 @@ def test_two_services_writing_at_once_keep_one_history(
             "check=True, capture_output=True)",
         ]
     )
-    processes = [
-        subprocess.Popen([sys.executable, "-c", script, str(path)], env=neo4j_env, cwd=ROOT) for path in sources
-    ]
-    assert [p.wait(timeout=600) for p in processes] == [0, 0]
+    command = [sys.executable, "-c", script]
+    services = [processes.start_catalog(str(path), command=command, env=neo4j_env) for path in sources]
+    assert [service.wait(timeout=600) for service in services] == [0, 0]
     store = open_store(neo4j_settings)
     try:
         assert store.check() == []
@@ -184,11 +146,7 @@ def small_neo4j(tmp_path: Path) -> Iterator[dict[str, str]]:
     )
     settings = dict(line.split("=", 1) for line in started.stdout.split())
     try:
-        yield (
-            {k: v for k, v in os.environ.items() if not k.startswith(("CATALOG_", "NEO4J_"))}
-            | settings
-            | {"CATALOG_BACKEND": "neo4j"}
-        )
+        yield settings | {"CATALOG_BACKEND": "neo4j"}
     finally:
         subprocess.run([str(ROOT / "scripts" / "neo4j"), "stop"], env=env, timeout=120, check=False)
 

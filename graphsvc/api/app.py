@@ -24,11 +24,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from graphsvc.api.context import Context
+from graphsvc.api.context import Context, execute_in_one_state
 from graphsvc.api.http_limits import HttpLimits
 from graphsvc.api.schema import schema
 from graphsvc.service import CatalogService
-from graphsvc.store.graph_store import READ_ATTEMPTS
+from graphsvc.store.errors import StoreTransientError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,13 +100,14 @@ class CatalogGraphQL(GraphQL):
         """Execute on a worker thread (see the module's docstring); parsing the request stays here. A query
         whose snapshot a commit disturbed (Neo4j, see `Context.disturbed`) is executed again, afresh."""
         execute = super().execute_single
-        context: Context = kwargs["context"]
-        for _ in range(READ_ATTEMPTS):
-            result = await self.threads.run(lambda: execute(**kwargs))
-            if not context.disturbed:
-                return result
-            kwargs["context"] = context = Context(service=self.service)
-        raise HTTPException(503, f"the catalog changed during each of {READ_ATTEMPTS} attempts to answer: try again")
+
+        def run(context: Context) -> Awaitable[Any]:
+            return self.threads.run(lambda: execute(**{**kwargs, "context": context}))
+
+        try:
+            return await execute_in_one_state(self.service, run, kwargs["context"])
+        except StoreTransientError as error:
+            raise HTTPException(503, f"{error}: try again") from None
 
 
 def create_app(

@@ -8,17 +8,20 @@ graph as it was at that instant all the way down.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from graphsvc.service import CatalogService
 from graphsvc.store import GraphStore
+from graphsvc.store.backend import READ_ATTEMPTS, kept_changing
 from graphsvc.store.records import EntityRecord, RelationRow
 from graphsvc.store.timeline import Timeline
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -99,3 +102,18 @@ class Context:
 
             self._version_loader = DataLoader(load_fn=load)
         return self._version_loader
+
+
+async def execute_in_one_state(
+    service: CatalogService, run: Callable[[Context], Awaitable[T]], context: Context | None = None
+) -> T:
+    """`run(context)` (one GraphQL operation), executed again with a fresh context while a commit disturbed
+    the snapshot it read (`Context.disturbed`), at most `READ_ATTEMPTS` times: the one loop the API and
+    `catalog query` share."""
+    context = context or Context(service=service)
+    for _ in range(READ_ATTEMPTS):
+        result = await run(context)
+        if not context.disturbed:
+            return result
+        context = Context(service=service)
+    raise kept_changing()

@@ -74,23 +74,26 @@ class HttpLimits:
         await send({"type": "http.response.body", "body": payload})
 
 
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    """A request header's value (ASGI names them in lower case), or None without one."""
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
 def _host(scope: Scope) -> str:
     """The Host header's name, without its port (`[::1]:8000` -> `[::1]`)."""
-    for name, value in scope.get("headers", []):
-        if name == b"host":
-            host = value.decode("latin-1").lower()
-            return host.rsplit(":", 1)[0] if host.rfind(":") > host.rfind("]") else host
-    return ""
+    host = (_header(scope, b"host") or "").lower()
+    return host.rsplit(":", 1)[0] if host.rfind(":") > host.rfind("]") else host
 
 
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+    declared = _header(scope, b"content-length")
+    try:
+        return int(declared) if declared is not None else None
+    except ValueError:
+        return None
 
 
 def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:

@@ -7,9 +7,19 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from graphsvc.store.errors import StoreTransientError
 from graphsvc.store.schema import EdgeTable, NodeTable
 
 Statement = tuple[str, dict[str, Any]]
+
+READ_ATTEMPTS = 8
+"""How often a read that a commit disturbed (`Backend.disturbed`) is done again before it gives up, wherever
+it is done again: a plain read on Neo4j, `GraphStore.in_one_state`, a GraphQL request."""
+
+
+def kept_changing() -> StoreTransientError:
+    """What a read raises when a commit disturbed each of its `READ_ATTEMPTS`."""
+    return StoreTransientError(f"the catalog changed during each of {READ_ATTEMPTS} attempts to read it")
 
 
 @dataclass(frozen=True)

@@ -299,14 +299,13 @@ class Statements:
 
     @cached_property
     def commit_gate(self) -> str:
-        """The commit gate (see `neo4j_backend`): its generation, the write being applied (or null), since when."""
-        return "OPTIONAL MATCH (g:StoreMeta {id: 'commit'}) RETURN coalesce(g.generation, 0), g.applying, g.since"
+        """The commit gate (see `neo4j_backend`): its generation, and the write being applied (or null)."""
+        return "OPTIONAL MATCH (g:StoreMeta {id: 'commit'}) RETURN coalesce(g.generation, 0), g.applying"
 
     @cached_property
     def open_commit_gate(self) -> str:
         return (
-            "MERGE (g:StoreMeta {id: 'commit'}) "
-            "SET g.generation = coalesce(g.generation, 0) + 1, g.applying = $write, g.since = timestamp()"
+            "MERGE (g:StoreMeta {id: 'commit'}) SET g.generation = coalesce(g.generation, 0) + 1, g.applying = $write"
         )
 
     @cached_property
@@ -716,7 +715,7 @@ class Statements:
         return f"MATCH (m:{IMPORT_MARKER.label}) DELETE m"
 
 
-WRITER_PROPERTIES = ("held_by", "generation", "applying", "since")
+WRITER_PROPERTIES = ("held_by", "generation", "applying")
 """The properties of the StoreMeta nodes only Neo4j has: the writer node (`{id: 'writer'}`), the lock every
 write transaction takes, and the commit gate (`{id: 'commit'}`) readers check (see `neo4j_backend`)."""
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from graphsvc.model import REVERSE_RELATION
-from graphsvc.store.backend import Backend, Insert, Operation
+from graphsvc.store.backend import READ_ATTEMPTS, Backend, Insert, Operation, kept_changing
 from graphsvc.store.cypher import FACET_FIELDS, EntityFilter
-from graphsvc.store.errors import PartialImportError, StoreError, StoreTransientError
+from graphsvc.store.errors import PartialImportError, StoreError
 from graphsvc.store.records import (
     EntityRecord,
     ErrorRecord,
@@ -41,8 +41,6 @@ class Violation:
 
 
 T = TypeVar("T")
-READ_ATTEMPTS = 8
-"""How often a read that a commit disturbed is done again before it gives up (`in_one_state`)."""
 
 MAX_PAGE = 1000
 """The largest page a caller may ask for; the store reads one row more, so that it can tell another follows."""
@@ -67,18 +65,18 @@ class GraphStore:
         return view
 
     def _check_schema_version(self) -> None:
-        rows = self.backend.read(self.statements.schema_version)
-        if not rows and self._holds_entities():
+        version = self.schema_version()
+        if version is None and self._holds_entities():
             raise StoreError(
                 "this store was written by a version of catalog-graph from before store schema versions, and "
                 "cannot be read by this one. Ingest into a new store (--store DIR) and keep the old one for the "
                 "version that wrote it."
             )
-        if not rows:
+        if version is None:
             self.write([(self.statements.set_schema_version, {"version": SCHEMA_VERSION})])
-        elif rows[0][0] != SCHEMA_VERSION:
+        elif version != SCHEMA_VERSION:
             raise StoreError(
-                f"this store was written with store schema version {rows[0][0]}; this version of catalog-graph "
+                f"this store was written with store schema version {version}; this version of catalog-graph "
                 f"uses version {SCHEMA_VERSION} and cannot read it. Ingest into a new store (--store DIR) and "
                 "keep the old one for the version that wrote it."
             )
@@ -131,7 +129,7 @@ class GraphStore:
                 result = work(store)
                 if store is self or not store.disturbed():
                     return result
-        raise StoreTransientError(f"the catalog changed during each of {READ_ATTEMPTS} attempts to read it")
+        raise kept_changing()
 
     def close(self) -> None:
         self.backend.close()

@@ -41,13 +41,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from graphsvc.store.backend import Insert, Operation
+from graphsvc.store.backend import READ_ATTEMPTS, Insert, Operation, kept_changing
 from graphsvc.store.cypher import Statements, schema_statements
 from graphsvc.store.errors import StoreError, StoreTransientError, StoreUnavailableError
 from graphsvc.store.schema import EdgeTable
 
-READ_ATTEMPTS = 8
-"""How often a plain read that a commit disturbed is done again before it gives up."""
 FIRST_SYNC_100K_MEMORY = "more than 6.2 GiB of transaction memory, which an 18 GiB heap gave"
 """What a first sync of the 100k-entity benchmark catalog needed (README, Performance)."""
 GATE_TIMEOUT_S = 30.0
@@ -102,11 +100,11 @@ class Neo4jBackend:
                 rows = session.execute_read(work)
                 if self._gate(session) == (generation, None):
                     return rows
-        raise StoreTransientError(f"the catalog changed during each of {READ_ATTEMPTS} attempts to read it")
+        raise kept_changing()
 
     def _gate(self, runner: Any) -> tuple[int, str | None]:
         """(generation, the write being applied or None) of the commit gate."""
-        generation, applying, _ = runner.run(self.statements.commit_gate).single()
+        generation, applying = runner.run(self.statements.commit_gate).single()
         return int(generation), applying
 
     def _quiet_generation(self, runner: Any) -> int:

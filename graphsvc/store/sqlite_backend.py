@@ -55,6 +55,7 @@ class SqliteBackend:
 
     def __init__(self, store_dir: str | Path) -> None:
         self.store_dir = Path(store_dir)
+        self._closed = False
         self.store_dir.mkdir(parents=True, exist_ok=True)
         if (self.store_dir / LADYBUG_FILE).exists():
             raise StoreError(
@@ -83,7 +84,7 @@ class SqliteBackend:
         return handle
 
     def _connect(self) -> sqlite3.Connection:
-        if getattr(self, "_closed", False):  # its lock is released: another process may own the store now
+        if self._closed:  # its lock is released: another process may own the store now
             raise StoreUnavailableError(f"the store {self.store_dir} is closed")
         try:
             connection = sqlite3.connect(

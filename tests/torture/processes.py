@@ -106,14 +106,20 @@ class Server:
 
 
 @contextmanager
-def serve(store: Path, log: Path, startup_timeout: float = 60.0, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """A real `catalog serve --store STORE` on 127.0.0.1 and a free port, up once /health answers; stopped
-    with SIGINT (uvicorn's graceful shutdown, which closes the store) when the block ends."""
+def serve(
+    store: Path,
+    log: Path,
+    startup_timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+    options: Sequence[str] = (),
+) -> Iterator[Server]:
+    """A real `catalog serve [OPTIONS] --store STORE` on 127.0.0.1 and a free port, up once /health answers;
+    stopped with SIGINT (uvicorn's graceful shutdown, which closes the store) when the block ends."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*CATALOG, "serve", "--store", str(store), "--host", "127.0.0.1", "--port", str(port)],
+            [*CATALOG, "serve", *options, "--store", str(store), "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO,
             env=_env() | (env or {}),
             stdout=out,
