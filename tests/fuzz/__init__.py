@@ -38,6 +38,16 @@ _QUIET_HEALTH_CHECKS = [
 ]
 
 
+NEO4J_SHARE = 0.25
+"""The share of a fuzz test's examples that also run on Neo4j: the same generators and checks, fewer draws
+(each example is several round trips to the server: a sync, a check of the store, a request)."""
+
+
+def examples_on(engine: str, count: int) -> int:
+    """How many of a test's `count` examples run on `engine` ("sqlite" or "neo4j")."""
+    return count if engine == "sqlite" else max(1, int(count * NEO4J_SHARE))
+
+
 def fuzz_settings(max_examples: int, **overrides: Any) -> settings:
     """Bounded, reproducible settings: no deadline (a sync's first call warms caches), derandomized on CI,
     no example database."""

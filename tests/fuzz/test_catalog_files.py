@@ -57,7 +57,7 @@ from graphsvc.service import CatalogService
 from graphsvc.store import open_store
 from ingestors.read import SourceUnavailableError, read_source
 from tests.conftest import ENGINES, wipe_neo4j
-from tests.fuzz import Cases, fuzz_settings
+from tests.fuzz import Cases, examples_on, fuzz_settings
 
 CUSTOM_KINDS = ("Gadget",)
 GLOB = "**/*.yaml"
@@ -720,11 +720,6 @@ STORE_ROTATION = 100
 """Examples per store: enough for many sources to come and go, few enough that whole-store checks stay fast."""
 
 
-NEO4J_SHARE = 0.25
-"""The share of each test's examples that also run on Neo4j: the same generators and checks, fewer draws
-(every example syncs, checks the whole store's invariants and unregisters, each a round trip to the server)."""
-
-
 class Harness:
     def __init__(self, base: Path, neo4j: Settings | None = None) -> None:
         self.base = base
@@ -736,7 +731,7 @@ class Harness:
 
     def examples(self, count: int) -> int:
         """How many of a test's `count` examples run on this harness's engine."""
-        return count if self.neo4j is None else max(1, int(count * NEO4J_SHARE))
+        return examples_on("sqlite" if self.neo4j is None else "neo4j", count)
 
     def _open(self) -> CatalogService:
         options = {"custom_kinds": list(CUSTOM_KINDS), "fetch_timeout_s": 2.0}

@@ -35,7 +35,7 @@ from graphsvc.api.app import create_app
 from graphsvc.config import Settings
 from graphsvc.service import CatalogService
 from graphsvc.store import open_store
-from tests.fuzz import Cases, fuzz_settings
+from tests.fuzz import Cases, examples_on, fuzz_settings
 from tests.store.catalog_builder import component, entity, group
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,11 +84,6 @@ KNOWN_ANSWER = {
 }
 
 
-NEO4J_SHARE = 0.25
-"""The share of each test's requests that also run against a service on Neo4j (its statements meet the
-same hostile arguments; each request is a few round trips to the server)."""
-
-
 class Server:
     def __init__(self, http: TestClient, catalog_file: Path, store_dir: Path, engine: str) -> None:
         self.http = http
@@ -97,7 +92,7 @@ class Server:
         self.engine = engine
 
     def examples(self, count: int) -> int:
-        return count if self.engine == "sqlite" else max(1, int(count * NEO4J_SHARE))
+        return examples_on(self.engine, count)
 
 
 @pytest.fixture(scope="module")
