@@ -123,11 +123,13 @@ def sync_source(
     custom_kinds: Iterable[str] = (),
     commit_author: str | None = None,
     progress: Progress | None = None,
+    principal: str | None = None,
 ) -> SyncSummary:
     """Bring the store in line with `result`, the current content of `source`. The sync is one transaction;
-    one the engine aborts for a transient reason (`StoreTransientError`) is run again, whole, from its reads."""
+    one the engine aborts for a transient reason (`StoreTransientError`) is run again, whole, from its reads.
+    `principal` is who asked for it (recorded on the sync run)."""
     run = Provenance(source, uuid.uuid4().hex, at if at is not None else now_micros(), result.commit_sha, commit_author)
-    store.start_sync_run(run.sync_run, source, run.at, run.commit_sha)  # committed now: a sync is seen running
+    store.start_sync_run(run.sync_run, source, run.at, run.commit_sha, principal)  # committed now: seen running
     retries: list[str] = []
     while True:
         summary = SyncSummary(run.sync_run, source, run.at, retries=retries)

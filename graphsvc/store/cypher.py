@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 
 from graphsvc.store.schema import (
+    API_TOKEN,
     DUMP_TABLES,
     EDGE_DUMP_COLUMNS,
     EDGE_LABELS,
@@ -21,6 +22,7 @@ from graphsvc.store.schema import (
     NODE_TABLES,
     PRESENT,
     RELATION_EDGES,
+    SCHEMA_VERSION,
     VERSION_EDGE,
     VERSION_EDGES,
     EdgeTable,
@@ -146,6 +148,7 @@ SYNC_RUN_FIELDS = (
     "removed",
     "unchanged",
     "errors",
+    "principal",
 )
 SYNC_ERROR_FIELDS = (
     "id",
@@ -279,8 +282,22 @@ class Statements:
     def create_sync_run(self) -> str:
         return (
             "CREATE (s:SyncRun {id: $id, source: $source, started_at: $started_at, status: 'running', "
-            "commit_sha: $commit_sha})"
+            "commit_sha: $commit_sha, principal: $principal})"
         )
+
+    @cached_property
+    def api_tokens(self) -> str:
+        cols = ", ".join(f"t.{c.name}" for c in API_TOKEN.columns)
+        return f"MATCH (t:ApiToken) RETURN {cols} ORDER BY t.created_at, t.id"
+
+    @cached_property
+    def revoke_api_token(self) -> str:
+        return "MATCH (t:ApiToken {id: $id}) WHERE t.revoked_at IS NULL SET t.revoked_at = $at, t.revoked_by = $by"
+
+    @cached_property
+    def migrate_schema(self) -> list[str]:
+        """From `MIGRATED_FROM` to `SCHEMA_VERSION`: nodes are schemaless, only the version changes."""
+        return [f"MATCH (m:StoreMeta {{id: 'store'}}) SET m.schema_version = {SCHEMA_VERSION}"]
 
     @cached_property
     def finish_sync_run(self) -> str:
@@ -740,7 +757,12 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
         out.append((statements.insert_edges(edge_table), rows))
     for label in EDGE_LABELS.values():
         out.append((statements.close_edges(label), rows))
-    out.append((statements.create_sync_run, ("id", "source", "started_at", "commit_sha")))
+    out.append((statements.create_sync_run, ("id", "source", "started_at", "commit_sha", "principal")))
+    out.append((statements.insert_nodes(API_TOKEN), rows))
+    out.append((statements.api_tokens, ()))
+    out.append((statements.revoke_api_token, ("id", "at", "by")))
+    for statement in statements.migrate_schema:
+        out.append((statement, ()))
     out.append(
         (
             statements.finish_sync_run,

@@ -13,7 +13,7 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from graphsvc.model import REVERSE_RELATION
@@ -21,13 +21,22 @@ from graphsvc.store.backend import READ_ATTEMPTS, Backend, Insert, Operation, ke
 from graphsvc.store.cypher import FACET_FIELDS, EntityFilter
 from graphsvc.store.errors import PartialImportError, StoreError
 from graphsvc.store.records import (
+    ApiTokenRecord,
     EntityRecord,
     ErrorRecord,
     RegisteredLocationRecord,
     RelationRow,
     SyncRunRecord,
 )
-from graphsvc.store.schema import DUMP_TABLES, FORWARD_TYPES, IMPORT_MARKER, SCHEMA_VERSION, SOURCE_FILE
+from graphsvc.store.schema import (
+    API_TOKEN,
+    DUMP_TABLES,
+    FORWARD_TYPES,
+    IMPORT_MARKER,
+    MIGRATED_FROM,
+    SCHEMA_VERSION,
+    SOURCE_FILE,
+)
 from graphsvc.timestamps import now_micros, to_iso
 
 
@@ -74,6 +83,8 @@ class GraphStore:
             )
         if version is None:
             self.write([(self.statements.set_schema_version, {"version": SCHEMA_VERSION})])
+        elif version == MIGRATED_FROM:
+            self.backend.write_schema(self.statements.migrate_schema)  # one transaction: all of it or none
         elif version != SCHEMA_VERSION:
             raise StoreError(
                 f"this store was written with store schema version {version}; this version of catalog-graph "
@@ -169,7 +180,9 @@ class GraphStore:
         rows = [{"id": f"{source}|{loc}", "source": source, "location": loc, "digest": d} for loc, d in digests.items()]
         self.write([(self.statements.forget_file_digests, {"source": source}), Insert(SOURCE_FILE, rows)])
 
-    def start_sync_run(self, run_id: str, source: str, started_at: int, commit_sha: str | None) -> None:
+    def start_sync_run(
+        self, run_id: str, source: str, started_at: int, commit_sha: str | None, principal: str | None = None
+    ) -> None:
         self.write(
             [
                 (
@@ -179,6 +192,7 @@ class GraphStore:
                         "source": source,
                         "started_at": started_at,
                         "commit_sha": commit_sha,
+                        "principal": principal,
                     },
                 )
             ]
@@ -215,6 +229,24 @@ class GraphStore:
 
     def registered_locations(self) -> list[RegisteredLocationRecord]:
         return [RegisteredLocationRecord(*row) for row in self.backend.read(self.statements.registered_locations)]
+
+    # --- API tokens (graphsvc.auth.tokens) ---------------------------------------------------------------------
+
+    def create_api_token(self, token: ApiTokenRecord) -> None:
+        self.write([Insert(API_TOKEN, [{**asdict(token), "scopes": " ".join(token.scopes)}])])
+
+    def api_tokens(self) -> list[ApiTokenRecord]:
+        """Every token ever created, revoked ones included, oldest first."""
+        rows = self.backend.read(self.statements.api_tokens)
+        return [ApiTokenRecord(row[0], row[1], tuple(row[2].split()), *row[3:]) for row in rows]
+
+    def revoke_api_token(self, token_id: str, at: int, by: str) -> bool:
+        """Whether a token was revoked (False: no such token, or revoked already). Call on the writer thread:
+        between the check and the write nothing else writes (and the write changes only an active token)."""
+        if not any(t.id == token_id and t.revoked_at is None for t in self.api_tokens()):
+            return False
+        self.write([(self.statements.revoke_api_token, {"id": token_id, "at": at, "by": by})])
+        return True
 
     # --- entity reads ------------------------------------------------------------------------------------------
 

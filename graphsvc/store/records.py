@@ -59,6 +59,8 @@ class SyncRunRecord:
     removed: int | None
     unchanged: int | None
     errors: int | None
+    principal: str | None = None
+    """Who started the sync: `token:<name>`, `user:default/<name>`, `anonymous`, `cli:<os user>`."""
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,17 @@ class RegisteredLocationRecord:
     added_at: int
     branch: str | None
     glob: str | None
+
+
+@dataclass(frozen=True)
+class ApiTokenRecord:
+    """A static API token as stored: the SHA-256 of its secret, never the secret itself."""
+
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    secret_hash: str
+    created_at: int
+    created_by: str
+    revoked_at: int | None = None
+    revoked_by: str | None = None

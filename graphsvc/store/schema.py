@@ -80,10 +80,11 @@ SYNC_RUN = NodeTable(
     "id",
     _cols(
         "id:STRING source:STRING started_at:INT64 finished_at:INT64 status:STRING commit_sha:STRING "
-        "added:INT64 updated:INT64 removed:INT64 unchanged:INT64 errors:INT64"
+        "added:INT64 updated:INT64 removed:INT64 unchanged:INT64 errors:INT64 principal:STRING"
     ),
     indexed=("started_at",),
 )
+"""`principal` is who started the sync (`graphsvc.auth.principal`): a token, a user, the operator's shell."""
 SYNC_ERROR = NodeTable(
     "SyncError",
     "id",
@@ -128,9 +129,22 @@ CHANGE_EVENT = NodeTable(
 )
 """The change feed, one row per change, written by the sync in the same transaction as the change itself.
 Append-only like everything else; see `graphsvc.change_log`."""
-SCHEMA_VERSION = 4
+API_TOKEN = NodeTable(
+    "ApiToken",
+    "id",
+    _cols(
+        "id:STRING name:STRING scopes:STRING secret_hash:STRING created_at:INT64 created_by:STRING "
+        "revoked_at:INT64 revoked_by:STRING"
+    ),
+)
+"""Static API tokens (`graphsvc.auth.tokens`): the SHA-256 of each secret, never the secret; scopes
+space-separated. Revoked tokens
+are kept (who revoked them, when), like everything else here."""
+SCHEMA_VERSION = 5
 """Bumped whenever a table or property changes, so that a store written by another version is refused with
-a clear message instead of failing later in some statement."""
+a clear message instead of failing later in some statement, or migrated where `MIGRATIONS` knows how."""
+MIGRATED_FROM = 4
+"""The one older version this one migrates in place (4: sync runs had no principal, no API tokens)."""
 STORE_META = NodeTable("StoreMeta", "id", _cols("id:STRING schema_version:INT64"))
 IMPORT_MARKER = NodeTable(
     "ImportMarker", "id", _cols("id:STRING file:STRING sha256:STRING started_at:INT64 rows:INT64")
@@ -148,6 +162,7 @@ NODE_TABLES = (
     CHANGE_BATCH,
     CHANGE_EVENT,
     IMPORT_MARKER,
+    API_TOKEN,
 )
 
 EDGE_COLUMNS = _cols(

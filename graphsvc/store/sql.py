@@ -27,6 +27,7 @@ from graphsvc.store.cypher import (
     VERSION_FIELDS,
 )
 from graphsvc.store.schema import (
+    API_TOKEN,
     CHANGE_BATCH,
     CHANGE_EVENT,
     DUMP_TABLES,
@@ -38,6 +39,7 @@ from graphsvc.store.schema import (
     NODE_TABLES,
     PRESENT,
     REGISTERED_LOCATION,
+    SCHEMA_VERSION,
     SOURCE_FILE,
     STORE_META,
     SYNC_ERROR,
@@ -58,6 +60,7 @@ TABLE_NAMES = {
     CHANGE_BATCH.label: "change_batch",
     CHANGE_EVENT.label: "change_event",
     IMPORT_MARKER.label: "import_marker",
+    API_TOKEN.label: "api_token",
 }
 EDGE_TABLE = "edge"
 SQL_TYPES = {"STRING": "TEXT", "INT64": "INTEGER", "STRING[]": "TEXT", "INT64[]": "TEXT"}  # lists: JSON text
@@ -292,9 +295,25 @@ class SqlStatements:
     @cached_property
     def create_sync_run(self) -> str:
         return (
-            "INSERT INTO sync_run(id, source, started_at, status, commit_sha) "
-            "VALUES (:id, :source, :started_at, 'running', :commit_sha)"
+            "INSERT INTO sync_run(id, source, started_at, status, commit_sha, principal) "
+            "VALUES (:id, :source, :started_at, 'running', :commit_sha, :principal)"
         )
+
+    @cached_property
+    def api_tokens(self) -> str:
+        return f"SELECT {', '.join(c.name for c in API_TOKEN.columns)} FROM api_token ORDER BY created_at, id"
+
+    @cached_property
+    def revoke_api_token(self) -> str:
+        return "UPDATE api_token SET revoked_at = :at, revoked_by = :by WHERE id = :id AND revoked_at IS NULL"
+
+    @cached_property
+    def migrate_schema(self) -> list[str]:
+        """From `MIGRATED_FROM` to `SCHEMA_VERSION` (the new tables are created as for a new store)."""
+        return [
+            "ALTER TABLE sync_run ADD COLUMN principal TEXT",
+            f"UPDATE store_meta SET schema_version = {SCHEMA_VERSION} WHERE id = 'store'",
+        ]
 
     @cached_property
     def finish_sync_run(self) -> str:
