@@ -28,6 +28,7 @@ from ingestors.filesystems import DEFAULT_DISCOVERY_GLOB, SourceUnavailableError
 from ingestors.git import is_clone_url, read_git
 from ingestors.git_history import BranchHistory, CatalogCommit, open_branch
 from ingestors.locations import DEFAULT_LIMITS, ReadLimits
+from ingestors.reading_policy import ReadingPolicy
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +58,21 @@ def backfill_history(
     custom_kinds: Iterable[str] = (),
     fetch_timeout: float | None = None,
     progress: CommitProgress | None = None,
+    policy: ReadingPolicy | None = None,
+    principal: str | None = None,
 ) -> list[CommitSummary]:
     """Replay the history of the repository `target` (a normalized source key), then keep it registered with
     the branch that was replayed, so that a refresh continues from the branch head.
 
     Branch and glob default to the location's registration, then to the branch HEAD names and the default
     discovery glob. The location is registered only after the replay succeeded; a replay that fails halfway
-    keeps the commits it synced, and the next one continues after them.
+    keeps the commits it synced, and the next one continues after them. Every read is held to `policy`
+    (default: `ReadingPolicy.default()`, the configured one); `principal` is who asked (on each sync run).
     """
+    policy = policy if policy is not None else ReadingPolicy.default()
     registered = next((loc for loc in store.registered_locations() if loc.target == target), None)
-    history = open_branch(git_repository_of(target), branch or (registered.branch if registered else None))
+    branch = branch or (registered.branch if registered else None)
+    history = open_branch(git_repository_of(target), branch, policy=policy)
     glob = glob or (registered.glob if registered else None)
     summaries = replay_history(
         store,
@@ -76,6 +82,8 @@ def backfill_history(
         custom_kinds=custom_kinds,
         fetch_timeout=fetch_timeout,
         progress=progress,
+        policy=policy,
+        principal=principal,
     )
     _keep_registered(store, target, registered, history.branch, glob)
     return summaries
@@ -90,8 +98,11 @@ def replay_history(
     custom_kinds: Iterable[str] = (),
     fetch_timeout: float | None = None,
     progress: CommitProgress | None = None,
+    policy: ReadingPolicy,
+    principal: str | None = None,
 ) -> list[CommitSummary]:
-    """Sync every commit of `history` after the last one `source` has synced, oldest first."""
+    """Sync every commit of `history` after the last one `source` has synced, oldest first, reading only what
+    `policy` allows."""
     last = store.latest_commit(source)
     span = history.commits_after(last[0] if last else None)
     rewrite = span.describe_rewrite(history.branch)
@@ -103,7 +114,9 @@ def replay_history(
     summaries: list[CommitSummary] = []
     for commit in span.commits:
         at, clamped = _sync_time(commit, previous, now_micros())
-        summary = _replay_commit(store, history, commit, at, source, glob, frozenset(custom_kinds), limits)
+        summary = _replay_commit(
+            store, history, commit, at, source, glob, frozenset(custom_kinds), limits, policy, principal
+        )
         summary.notes = [*notes, *clamped]
         notes = []
         previous = at
@@ -152,11 +165,14 @@ def _replay_commit(
     glob: str | None,
     custom_kinds: frozenset[str],
     limits: ReadLimits,
+    policy: ReadingPolicy,
+    principal: str | None,
 ) -> CommitSummary:
     """Read one commit from git objects (unchanged files are not parsed again) and sync it at `at`."""
     result = read_git(
         history.repo,
         commit=commit.sha,
+        policy=policy,
         glob=glob or DEFAULT_DISCOVERY_GLOB,
         limits=limits,
         cache_dir=history.cache_dir,
@@ -164,7 +180,15 @@ def _replay_commit(
         known_digests=store.file_digests(source),
     )
     result.source = source
-    summary = sync_source(store, result, source=source, at=at, custom_kinds=custom_kinds, commit_author=commit.author)
+    summary = sync_source(
+        store,
+        result,
+        source=source,
+        at=at,
+        custom_kinds=custom_kinds,
+        commit_author=commit.author,
+        principal=principal,
+    )
     copied = {f.name: getattr(summary, f.name) for f in fields(SyncSummary)}
     return CommitSummary(
         **copied, commit_sha=commit.sha, commit_author=commit.author, committed_at=commit.committed_at_micros

@@ -6,7 +6,12 @@ whether a catalog is read from a checkout on disk or from git objects. `Filesyst
 (implemented in `local.py` and `git.py`); `CatalogFiles` adds the web on top, since any file may point
 at an `https://` URL, and a file read from a URL resolves its relative paths against that URL.
 
-Locations are strings: `file:/abs/path`, `git:<repo>:<path>` and `url:https://...`.
+Locations are strings: `file:/abs/path`, `git:<repo>:<path>` and `url:https://...`. Messages name them
+the way a user of the catalog should see them (`CatalogFiles.name`): a file by its path inside its location's
+root (never the server's absolute path of that root), a URL as written.
+
+Every read goes through the reading policy (`ingestors.reading_policy`): what it refuses raises
+`TargetRefused`, which becomes an error record of the file that asked, like any other unreadable target.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urljoin
 
 from ingestors.fetch import DEFAULT_TIMEOUT, Fetch, FetchError
+
+if TYPE_CHECKING:
+    from ingestors.reading_policy import ReadingPolicy
 
 DEFAULT_DISCOVERY_GLOB = "**/catalog-info.yaml"
 URL_PREFIX = "url:"
@@ -32,6 +40,21 @@ class SourceUnavailableError(Exception):
     Raised rather than returned as an empty result: a sync must not mistake "could not look" for
     "nothing is there" and close every entity the source used to have.
     """
+
+
+class ReadingRefused(SourceUnavailableError):
+    """The reading policy does not allow this read; the message names the rule (`reading.local_roots`, ...).
+
+    A `SourceUnavailableError`, so that a registration the policy refuses is refused as a whole."""
+
+    def __init__(self, subject: str, rule: str) -> None:
+        super().__init__(f"{subject} {rule}")
+        self.subject = subject
+        self.rule = rule
+
+    def about(self, subject: str) -> ReadingRefused:
+        """The same refusal, naming what was refused differently (a path relative to its root)."""
+        return ReadingRefused(subject, self.rule)
 
 
 class TargetNotFound(Exception):
@@ -48,6 +71,14 @@ class TargetUnreadable(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class TargetRefused(TargetUnreadable):
+    """The reading policy refuses the location: an error record for a Location target or a placeholder."""
+
+    def __init__(self, refusal: ReadingRefused) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
 
 
 class Filesystem(Protocol):
@@ -67,7 +98,11 @@ class Filesystem(Protocol):
         ...
 
     def read_text(self, location: str) -> str:
-        """The file's text; raises `TargetNotFound` or `TargetUnreadable`."""
+        """The file's text; raises `TargetNotFound` or `TargetUnreadable` (`TargetRefused` included)."""
+        ...
+
+    def name(self, location: str) -> str:
+        """`location` as messages show it: its path inside the filesystem's root."""
         ...
 
 
@@ -80,11 +115,17 @@ def has_glob_magic(target: str) -> bool:
 
 
 class CatalogFiles:
-    """The files one read can reach: its own filesystem (if any) plus anything on the web."""
+    """The files one read can reach: its own filesystem (if any) plus the URLs the reading policy allows.
 
-    def __init__(self, filesystem: Filesystem | None, fetch: Fetch, timeout: float = DEFAULT_TIMEOUT) -> None:
+    The policy's host check comes before `fetch` is called, whatever fetch it is; the default fetch also
+    checks each address it connects to and each redirect (`ingestors.fetch.policy_fetch`)."""
+
+    def __init__(
+        self, filesystem: Filesystem | None, fetch: Fetch, policy: ReadingPolicy, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         self._filesystem = filesystem
         self._fetch = fetch
+        self._policy = policy
         self._timeout = timeout
 
     def join(self, base: str, target: str) -> str:
@@ -115,15 +156,46 @@ class CatalogFiles:
 
     def read_text(self, location: str) -> str:
         if location.startswith(URL_PREFIX):
-            try:
-                return self._fetch(location[len(URL_PREFIX) :], self._timeout)
-            except FetchError as error:
-                if error.not_found:
-                    raise TargetNotFound(location, error.reason) from None
-                raise TargetUnreadable(error.reason) from None
-            except (OSError, ValueError) as error:  # an injected fetch built on urllib or sockets
-                raise TargetUnreadable(str(error)) from None
+            return self._fetch_text(location[len(URL_PREFIX) :])
         return self._own_filesystem(location).read_text(location)
+
+    def _fetch_text(self, url: str) -> str:
+        try:
+            self._policy.check_url(url)
+        except ReadingRefused as refusal:
+            raise TargetRefused(refusal) from None
+        except ValueError as error:  # e.g. an unclosed `[` of an IPv6 address, a port out of range
+            raise TargetUnreadable(f"not a valid URL: {error}") from None
+        try:
+            return self._fetch(url, self._timeout)
+        except ReadingRefused as refusal:  # the default fetch: a redirect or an address the policy refuses
+            raise TargetRefused(refusal) from None
+        except FetchError as error:
+            if error.not_found:
+                raise TargetNotFound(URL_PREFIX + url, error.reason) from None
+            raise TargetUnreadable(error.reason) from None
+        except (OSError, ValueError) as error:  # an injected fetch built on urllib or sockets
+            raise TargetUnreadable(str(error)) from None
+
+    def name(self, location: str) -> str:
+        """How a message names `location`: a URL as it is, a file by its path inside its root; fit to show."""
+        if location.startswith(URL_PREFIX):
+            return shown(location[len(URL_PREFIX) :])
+        if self._filesystem is not None and self._filesystem.owns(location):
+            return shown(self._filesystem.name(location))
+        return shown(location)
+
+    def describe_failure(self, location: str, error: TargetNotFound | TargetUnreadable) -> str:
+        """The end of an error message about reading `location`, worded for files and for URLs."""
+        if isinstance(error, TargetRefused):
+            return f"not read: {error.reason}"
+        if location.startswith(URL_PREFIX):
+            if isinstance(error, TargetNotFound):
+                return f"does not exist ({error.reason})" if error.reason else "does not exist"
+            return f"could not fetch: {error.reason}"
+        if isinstance(error, TargetNotFound):
+            return f"{self.name(location)} does not exist"
+        return f"could not read {self.name(location)}: {error.reason}"
 
     def _own_filesystem(self, location: str) -> Filesystem:
         if self._filesystem is None or not self._filesystem.owns(location):
@@ -142,17 +214,6 @@ def _strip_prefix(target: str) -> str:
         if target.startswith(prefix):
             return target[len(prefix) :]
     return target
-
-
-def describe_failure(location: str, error: TargetNotFound | TargetUnreadable) -> str:
-    """The end of an error message about reading `location`, worded for files and for URLs."""
-    if location.startswith(URL_PREFIX):
-        if isinstance(error, TargetNotFound):
-            return f"does not exist ({error.reason})" if error.reason else "does not exist"
-        return f"could not fetch: {error.reason}"
-    if isinstance(error, TargetNotFound):
-        return f"{shown(location)} does not exist"
-    return f"could not read {shown(location)}: {error.reason}"
 
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")

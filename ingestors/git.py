@@ -12,6 +12,11 @@ inside the same tree at the same commit and may not leave it (`../../etc/passwd`
 
 A repository that cannot be reached, or a branch or commit it does not have, raises
 `SourceUnavailableError`: the read did not happen, which is not the same as an empty catalog.
+
+What may be cloned is the reading policy's to say (`ReadingPolicy.check_git`: https, http, ssh or git on an
+allowed host; a local repository under an allowed root). git itself is held to the same transports
+(`GIT_ALLOW_PROTOCOL`) and follows no HTTP redirect, so it cannot be led to another host. What git says goes
+into messages without the cache's absolute path, the home directory, or credentials written in a URL.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
 from ingestors.documents import ReadResult
-from ingestors.fetch import Fetch, default_fetch
+from ingestors.fetch import Fetch, policy_fetch
 from ingestors.filesystems import (
     DEFAULT_DISCOVERY_GLOB,
     CatalogFiles,
@@ -42,6 +47,7 @@ from ingestors.filesystems import (
     split_glob,
 )
 from ingestors.locations import DEFAULT_LIMITS, ReadLimits, read_catalog
+from ingestors.reading_policy import ReadingPolicy
 
 DEFAULT_CACHE_DIR = Path("~/.cache/catalog-graph/git")
 NETWORK_TIMEOUT = 600.0
@@ -51,6 +57,8 @@ LOCAL_TIMEOUT = 120.0
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
 _REGULAR_FILE_MODES = (b"100644", b"100755")
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_ALLOWED_PROTOCOLS = "https:http:ssh:git:file"
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@\s:]*)(?::[^/@\s]*)?@", re.IGNORECASE)
 
 
 def read_git(
@@ -58,8 +66,9 @@ def read_git(
     branch: str | None = None,
     commit: str | None = None,
     *,
+    policy: ReadingPolicy,
     glob: str = DEFAULT_DISCOVERY_GLOB,
-    fetch: Fetch = default_fetch,
+    fetch: Fetch | None = None,
     limits: ReadLimits = DEFAULT_LIMITS,
     cache_dir: str | os.PathLike[str] | None = None,
     update: bool = True,
@@ -70,14 +79,15 @@ def read_git(
 
     `repo` is a local path (a work tree or a bare repository) or a clone URL (https, ssh, file, or
     `git@host:path`). With `update=False` a cached clone is used as it is (for reading many commits of one
-    fetch); only a `commit` it does not have is fetched.
+    fetch); only a `commit` it does not have is fetched. `policy` says which repositories and URLs may be read;
+    `fetch` defaults to the policy's.
     """
-    repository = open_repository(repo, cache_dir=cache_dir, update=update)
+    repository = open_repository(repo, policy=policy, cache_dir=cache_dir, update=update)
     sha = repository.resolve(branch=branch, commit=commit)
     with repository.tree(sha) as tree:
         filesystem = GitFilesystem(tree, repository.name)
         roots = [filesystem.location(path) for path in GlobPattern(glob).filter(tree.paths)]
-        files = CatalogFiles(filesystem, fetch, limits.fetch_timeout)
+        files = CatalogFiles(filesystem, fetch or policy_fetch(policy), policy, limits.fetch_timeout)
         return read_catalog(roots, files, source=repo, limits=limits, commit_sha=sha, known_digests=known_digests)
 
 
@@ -116,7 +126,7 @@ class GitCommandError(Exception):
 
 
 def _git(args: list[str], *, git_dir: Path | None = None, timeout: float = LOCAL_TIMEOUT) -> str:
-    command = ["git", *([f"--git-dir={git_dir}"] if git_dir else []), *args]
+    command = ["git", "-c", "http.followRedirects=false", *([f"--git-dir={git_dir}"] if git_dir else []), *args]
     try:
         completed = subprocess.run(
             command,
@@ -138,9 +148,34 @@ def _git(args: list[str], *, git_dir: Path | None = None, timeout: float = LOCAL
 
 
 def _git_environment() -> dict[str, str]:
-    """Never wait for a password prompt (an unattended sync would hang instead of failing), and have
-    git's messages in English, since they end up in error messages."""
-    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    """Never wait for a password prompt (an unattended sync would hang instead of failing), have git's
+    messages in English, since they end up in error messages, and keep git to the transports the reading
+    policy knows (the commands also say `http.followRedirects=false`: the policy checked the host the URL
+    names, not another one)."""
+    return {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "LC_ALL": "C",
+        "GIT_ALLOW_PROTOCOL": _ALLOWED_PROTOCOLS,
+    }
+
+
+def redacted(message: str, *paths: str | os.PathLike[str]) -> str:
+    """What git said, fit for a message anyone may read: `paths` (the cache directory) and the home directory
+    named, not spelled out, and no password or token of a URL (`https://user:token@` -> `https://`)."""
+    for path in sorted({str(path) for path in paths if str(path)}, key=len, reverse=True):
+        message = message.replace(path, "<git cache>")
+    home = str(Path.home())
+    if len(home) > 1:
+        message = message.replace(home, "~")
+    return _URL_CREDENTIALS.sub(_without_credentials, message)
+
+
+def _without_credentials(match: re.Match[str]) -> str:
+    scheme = match["scheme"]
+    if scheme.lower() in ("http://", "https://") or not match["user"]:  # the user part of https is often a token
+        return scheme
+    return f"{scheme}{match['user']}@"
 
 
 class GitRepository:
@@ -193,11 +228,14 @@ class GitRepository:
 
 
 def open_repository(
-    repo: str, *, cache_dir: str | os.PathLike[str] | None = None, update: bool = True
+    repo: str, *, policy: ReadingPolicy, cache_dir: str | os.PathLike[str] | None = None, update: bool = True
 ) -> GitRepository:
-    """Make `repo`'s objects available: use a local repository in place, clone or fetch a remote one."""
+    """Make `repo`'s objects available: use a local repository in place, clone or fetch a remote one.
+    Raises `ReadingRefused` for a repository `policy` does not allow."""
     if is_remote(repo):
+        _check_clone_url(repo, policy)
         return _open_remote(repo, Path(cache_dir or DEFAULT_CACHE_DIR).expanduser(), update)
+    policy.check_local(Path(repo).expanduser())
     path = Path(repo).expanduser().absolute()
     if not path.exists():
         raise SourceUnavailableError(f"no such git repository: {repo}")
@@ -212,6 +250,14 @@ def open_repository(
             f"with a glob such as '{prefix}**/catalog-info.yaml'"
         )
     return GitRepository(str(path), Path(git_dir))
+
+
+def _check_clone_url(url: str, policy: ReadingPolicy) -> None:
+    """`ReadingRefused` names the host, never the URL: it may hold a token."""
+    try:
+        policy.check_git(url)
+    except ValueError as error:
+        raise SourceUnavailableError(f"not a valid git repository URL: {error}") from None
 
 
 def _open_remote(url: str, cache_dir: Path, update: bool) -> GitRepository:
@@ -241,7 +287,7 @@ def _open_remote(url: str, cache_dir: Path, update: bool) -> GitRepository:
                 timeout=NETWORK_TIMEOUT,
             )
     except GitCommandError as error:
-        stderr = str(error).replace(url, name)
+        stderr = redacted(str(error).replace(url, name), cache_dir)
         raise SourceUnavailableError(f"could not fetch git repository {shown(name)}: {stderr}") from None
     return GitRepository(name, git_dir, url=url)
 
@@ -330,7 +376,7 @@ def _list_blobs(git_dir: Path, commit: str) -> dict[str, bytes]:
     command = ["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-z", "--full-tree", commit]
     completed = subprocess.run(command, capture_output=True, env=_git_environment(), check=False)
     if completed.returncode != 0:
-        stderr = completed.stderr.decode("utf-8", "replace").strip()
+        stderr = redacted(completed.stderr.decode("utf-8", "replace").strip(), git_dir)
         raise SourceUnavailableError(f"could not list the files of commit {commit}: {stderr}")
     blobs = {}
     for entry in completed.stdout.split(b"\0"):
@@ -371,6 +417,10 @@ class GitFilesystem:
         if data is None:
             raise TargetNotFound(location)
         return decode_file_text(data)
+
+    def name(self, location: str) -> str:
+        """The path inside the repository."""
+        return location[len(self._prefix) :]
 
     def _join_path(self, base: str, target: str) -> str:
         if target.startswith("/"):

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestors.filesystems import SourceUnavailableError
-from ingestors.git import GitCommandError, GitRepository, open_repository
+from ingestors.git import GitCommandError, GitRepository, open_repository, redacted
+from ingestors.reading_policy import ReadingPolicy
 
 GIT_TIMEOUT = 120.0
 """Seconds for one git command on local objects."""
@@ -99,14 +100,19 @@ class BranchHistory:
 
 
 def open_branch(
-    repo: str, branch: str | None = None, *, cache_dir: str | os.PathLike[str] | None = None
+    repo: str,
+    branch: str | None = None,
+    *,
+    policy: ReadingPolicy,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> BranchHistory:
-    """Open `repo` (a local repository, or a clone URL fetched into the cache) at the head of `branch`.
+    """Open `repo` (a local repository, or a clone URL fetched into the cache) at the head of `branch`, if
+    `policy` allows reading it (else `ReadingRefused`).
 
     Without a branch, the branch HEAD names is followed, so that a later refresh can read that branch by
     name; a detached HEAD has none, and the caller must name one.
     """
-    repository = open_repository(repo, cache_dir=cache_dir, update=True)
+    repository = open_repository(repo, policy=policy, cache_dir=cache_dir, update=True)
     if branch is None:
         branch = current_branch(repository.git_dir)
         if branch is None:
@@ -160,7 +166,7 @@ def _git(git_dir: Path, *args: str) -> str:
     completed = _run(git_dir, *args)
     if completed.returncode != 0:
         error = GitCommandError(list(args), completed.stderr.decode("utf-8", "replace"))
-        raise HistoryUnavailableError(f"could not list the history of {git_dir}: {error}")
+        raise HistoryUnavailableError(f"could not list the history: {redacted(str(error), git_dir)}")
     return completed.stdout.decode("utf-8", "replace")
 
 
@@ -173,6 +179,6 @@ def _run(git_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
             command, stdin=subprocess.DEVNULL, capture_output=True, env=environment, timeout=GIT_TIMEOUT, check=False
         )
     except subprocess.TimeoutExpired:
-        raise HistoryUnavailableError(f"git {args[0]} did not finish within {GIT_TIMEOUT:g} s in {git_dir}") from None
+        raise HistoryUnavailableError(f"git {args[0]} did not finish within {GIT_TIMEOUT:g} s") from None
     except FileNotFoundError:
         raise HistoryUnavailableError("the git command is not installed") from None

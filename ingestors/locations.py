@@ -29,8 +29,8 @@ from ingestors.filesystems import (
     CatalogFiles,
     SourceUnavailableError,
     TargetNotFound,
+    TargetRefused,
     TargetUnreadable,
-    describe_failure,
     is_undecodable,
     shown,
 )
@@ -210,7 +210,7 @@ class _CatalogWalk:
 
     def _refuse_path(self, visit: _Visit) -> None:
         """A file whose path is not valid UTF-8 (listed from disk or git) cannot be named in the catalog."""
-        message = f"{shown(visit.location)} is not read: its path is not valid UTF-8"
+        message = f"{self.files.name(visit.location)} is not read: its path is not valid UTF-8"
         if visit.referrer is None and self.strict_roots:
             raise SourceUnavailableError(message)
         referrer = visit.referrer
@@ -222,11 +222,13 @@ class _CatalogWalk:
         except (TargetNotFound, TargetUnreadable) as error:
             referrer = visit.referrer
             if referrer is None and self.strict_roots:
-                raise SourceUnavailableError(describe_failure(visit.location, error)) from None
+                if isinstance(error, TargetRefused):
+                    raise error.refusal from None
+                raise SourceUnavailableError(self.files.describe_failure(visit.location, error)) from None
             if isinstance(error, TargetNotFound) and referrer is not None and referrer.optional:
                 return None
             self.result.incomplete_locations.add(visit.location)
-            message = describe_failure(visit.location, error)
+            message = self.files.describe_failure(visit.location, error)
             self.result.errors.append(referrer.error(message) if referrer else ReadError(visit.location, message))
             return None
 
@@ -296,8 +298,9 @@ class _CatalogWalk:
             if location in chain and is_glob:
                 continue  # `./**/*.yaml` matching the Location's own file (or an ancestor) is no cycle
             if location in chain:
-                cycle = " -> ".join((*chain[chain.index(location) :], location))
-                self.result.errors.append(referrer.error(f"Location cycle {cycle}; {location} is read only once"))
+                cycle = " -> ".join(self.files.name(link) for link in (*chain[chain.index(location) :], location))
+                again = self.files.name(location)
+                self.result.errors.append(referrer.error(f"Location cycle {cycle}; {again} is read only once"))
                 continue
             visits.append(_Visit(location, chain, referrer))
         return visits

@@ -26,7 +26,6 @@ from ingestors.filesystems import (
     TargetNotFound,
     TargetUnreadable,
     checked_text,
-    describe_failure,
     is_undecodable,
     shown,
 )
@@ -139,7 +138,7 @@ class PlaceholderResolver:
         try:
             content = parse(self._read(location), self._limits)
         except (TargetNotFound, TargetUnreadable) as error:
-            problems.append(f"{where}: {key} {written}: {describe_failure(location, error)}")
+            problems.append(f"{where}: {key} {written}: {self._files.describe_failure(location, error)}")
             return value
         except _Unparsable as error:
             problems.append(f"{where}: {key} {written}: {error}")

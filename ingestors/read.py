@@ -8,7 +8,8 @@
 | an existing local file (or `file:/path`)                        | that file                                |
 | an `http(s)://` URL                                             | that one YAML file                       |
 
-A source that does not exist or cannot be reached raises `SourceUnavailableError`.
+A source that does not exist or cannot be reached raises `SourceUnavailableError`; one the reading policy
+does not allow (`ingestors.reading_policy`) raises `ReadingRefused`, a `SourceUnavailableError` too.
 """
 
 from __future__ import annotations
@@ -18,19 +19,21 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from ingestors.documents import ReadResult
-from ingestors.fetch import Fetch, default_fetch
+from ingestors.fetch import Fetch, policy_fetch
 from ingestors.filesystems import (
     DEFAULT_DISCOVERY_GLOB,
     URL_PREFIX,
     CatalogFiles,
+    ReadingRefused,
     SourceUnavailableError,
     is_url,
 )
 from ingestors.git import is_clone_url, read_git
 from ingestors.local import read_local
 from ingestors.locations import DEFAULT_LIMITS, ReadLimits, read_catalog
+from ingestors.reading_policy import ReadingPolicy
 
-__all__ = ["ReadLimits", "SourceUnavailableError", "read_source"]
+__all__ = ["ReadLimits", "ReadingPolicy", "ReadingRefused", "SourceUnavailableError", "read_source"]
 
 
 def read_source(
@@ -39,18 +42,23 @@ def read_source(
     glob: str = DEFAULT_DISCOVERY_GLOB,
     branch: str | None = None,
     commit: str | None = None,
-    fetch: Fetch = default_fetch,
+    fetch: Fetch | None = None,
     limits: ReadLimits = DEFAULT_LIMITS,
     cache_dir: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
     known_digests: Mapping[str, str] | None = None,
+    policy: ReadingPolicy | None = None,
 ) -> ReadResult:
-    """Read the catalog at `source` (see the module's table for what a source can be).
+    """Read the catalog at `source` (see the module's table for what a source can be), and only what
+    `policy` allows (default: `ReadingPolicy.default()`, the configured one).
 
     `timeout` (seconds per HTTP request) is a shorthand for `limits.fetch_timeout`; `cache_dir` is where
     remote git repositories are cloned (default `~/.cache/catalog-graph/git`); `known_digests` are the last
-    sync's file digests, so that unchanged files are not parsed again.
+    sync's file digests, so that unchanged files are not parsed again. `fetch` replaces the policy's own
+    fetch (tests); the policy's host check still comes first.
     """
+    policy = policy if policy is not None else ReadingPolicy.default()
+    fetch = fetch if fetch is not None else policy_fetch(policy)
     if timeout is not None:
         limits = replace(limits, fetch_timeout=timeout)
     repository = _git_repository(source, branch, commit)
@@ -59,6 +67,7 @@ def read_source(
             repository,
             branch,
             commit,
+            policy=policy,
             glob=glob,
             fetch=fetch,
             limits=limits,
@@ -68,14 +77,28 @@ def read_source(
         result.source = source
         return result
     if is_url(source):
-        files = CatalogFiles(None, fetch, limits.fetch_timeout)
+        _check_url(source, policy)
+        files = CatalogFiles(None, fetch, policy, limits.fetch_timeout)
         return read_catalog(
             [URL_PREFIX + source], files, source=source, limits=limits, strict_roots=True, known_digests=known_digests
         )
-    path = _local_path(source)
-    if not os.path.exists(path):
-        raise SourceUnavailableError(f"no such file or directory: {path}")
-    return read_local(path, glob=glob, fetch=fetch, limits=limits, source=source, known_digests=known_digests)
+    return read_local(
+        _local_path(source),
+        policy=policy,
+        glob=glob,
+        fetch=fetch,
+        limits=limits,
+        source=source,
+        known_digests=known_digests,
+    )
+
+
+def _check_url(url: str, policy: ReadingPolicy) -> None:
+    """A URL source the policy refuses is refused before anything is read (`ReadingRefused`)."""
+    try:
+        policy.check_url(url)
+    except ValueError as error:
+        raise SourceUnavailableError(f"not a valid URL: {error}") from None
 
 
 def _git_repository(source: str, branch: str | None, commit: str | None) -> str | None:

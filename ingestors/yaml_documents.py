@@ -159,7 +159,8 @@ def _parse(text: str, limits: YamlLimits) -> tuple[ParsedYaml, bool]:
     except (yaml.YAMLError, ValueError, RecursionError) as error:
         # Not expected: the checks before parsing keep libyaml and PyYAML from meeting what raises these
         # (control characters, surrogates, nesting). Should one get through, it stops this file only.
-        result.problems.append(YamlProblem(f"YAML error: {error}", index, None, stops_file=True))
+        # Named by its type only: the error's text may quote the file (a ValueError of a conversion).
+        result.problems.append(YamlProblem(f"YAML error ({type(error).__name__})", index, None, stops_file=True))
     finally:
         if loader is not None:
             loader.dispose()
@@ -195,7 +196,7 @@ def _document_bytes(text: str, node: Node, limit: int) -> int:
 def _syntax_problem(error: yaml.MarkedYAMLError, index: int) -> YamlProblem:
     mark = error.problem_mark or error.context_mark
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "an unknown position"
-    problem = error.problem or str(error)
+    problem = error.problem or "not valid YAML"  # not str(error): it may quote the file's text
     context = f" ({error.context})" if error.context else ""
     line = mark.line + 1 if mark else None
     return YamlProblem(f"YAML syntax error at {where}: {problem}{context}", index, line, stops_file=True)

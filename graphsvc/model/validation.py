@@ -42,7 +42,7 @@ def validate_entity(data: object, *, custom_kinds: Collection[str] = ()) -> Enti
     """
     if not isinstance(data, Mapping):
         raise EntityValidationError(
-            "", f"an entity must be a mapping with apiVersion, kind, metadata and spec, got {describe(data)}"
+            "", f"an entity must be a mapping with apiVersion, kind, metadata and spec, got {_kind_of(data)}"
         )
     if not ROOT_FIELDS.issuperset(data):
         unknown = next(key for key in data if key not in ROOT_FIELDS)
@@ -89,6 +89,18 @@ def validate_entity(data: object, *, custom_kinds: Collection[str] = ()) -> Enti
             "spec": spec,
         }
     )
+
+
+def _kind_of(document: object) -> str:
+    """What a document that is no mapping is, without repeating it: it may be a whole file that is no catalog
+    file (`/etc/passwd` reads as one long string), and error records are for everyone to read."""
+    if isinstance(document, str):
+        return f"a string of {len(document)} characters" if document else "an empty string"
+    if isinstance(document, list):
+        return f"a list of {len(document)} items"
+    if document is None or isinstance(document, bool):
+        return describe(document)
+    return "a number" if isinstance(document, int | float) else f"a {type(document).__name__} value"
 
 
 def _is_custom_kind(kind: str, custom_kinds: Collection[str]) -> bool:

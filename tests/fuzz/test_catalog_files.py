@@ -58,6 +58,7 @@ from graphsvc.store import open_store
 from ingestors.read import SourceUnavailableError, read_source
 from tests.conftest import ENGINES, wipe_neo4j
 from tests.fuzz import Cases, examples_on, fuzz_settings
+from tests.suite_settings import SUITE_ROOTS, suite_settings
 
 CUSTOM_KINDS = ("Gadget",)
 GLOB = "**/*.yaml"
@@ -614,6 +615,15 @@ def resolve_target(location: str, written: str) -> str:
     return _location(Path(os.path.join(os.path.dirname(location.removeprefix("file:")), written)))
 
 
+def _outside_the_roots(location: str, written: str) -> bool:
+    """Whether a local target (or a glob's directory) lies outside the suite's allowed local roots."""
+    target = resolve_target(location, written)
+    if target.startswith("url:") or "\x00" in target:
+        return False
+    path = os.path.normpath(target.removeprefix("file:"))
+    return not any(Path(path).is_relative_to(root) for root in SUITE_ROOTS)
+
+
 def expected_read(catalog: Catalog, root: Path) -> Expected:
     """What the read and the sync must produce, worked out from the generated data alone."""
     expected = Expected()
@@ -654,8 +664,13 @@ def expected_read(catalog: Catalog, root: Path) -> Expected:
                     add(key, 1, 1)
                     continue
                 outcome = catalog.targets[written]
-                what = outcome[0]
-                if what in ("nomatch",):
+                what = "refused" if _outside_the_roots(location, written) else outcome[0]
+                if what == "refused":  # the reading allowlist: an error even when optional, told once
+                    once = resolve_target(location, written)
+                    if once not in read_once:
+                        read_once.add(once)
+                        add(key, 1, 1)
+                elif what in ("nomatch",):
                     add(key, 0 if optional else 1, 0 if optional else 1)
                 elif what == "cycle":
                     add(key, 1, 1)
@@ -736,7 +751,7 @@ class Harness:
     def _open(self) -> CatalogService:
         options = {"custom_kinds": list(CUSTOM_KINDS), "fetch_timeout_s": 2.0}
         if self.neo4j is None:
-            settings = Settings(store_dir=self.base / f"store{next(self.stores)}", **options)
+            settings = suite_settings(store_dir=self.base / f"store{next(self.stores)}", **options)
         else:
             wipe_neo4j(self.neo4j)  # a new store: the emptied database
             settings = self.neo4j.model_copy(update={"store_dir": self.base / "work", **options})

@@ -12,6 +12,7 @@ import pytest
 from graphsvc.demo.history import ScriptedRepository
 from ingestors.filesystems import SourceUnavailableError
 from ingestors.git_history import CatalogCommit, HistoryUnavailableError, list_commits, open_branch
+from ingestors.reading_policy import ReadingPolicy
 
 ALICE = "Alice Example <alice@example.com>"
 BOB = "Bob Example <bob@example.com>"
@@ -36,12 +37,14 @@ def commit(repo: ScriptedRepository, day: int, author: str = ALICE, **files: str
     )
 
 
-def test_the_whole_branch_is_listed_oldest_first_with_dates_and_authors(repo: ScriptedRepository) -> None:
+def test_the_whole_branch_is_listed_oldest_first_with_dates_and_authors(
+    repo: ScriptedRepository, policy: ReadingPolicy
+) -> None:
     first = commit(repo, 2, catalog="a")
     second = commit(repo, 3, BOB, catalog="b")
     third = commit(repo, 4, readme="not a catalog file, listed all the same")
 
-    history = open_branch(str(repo.path))
+    history = open_branch(str(repo.path), policy=policy)
 
     assert (history.branch, history.head) == ("main", third)
     assert history.commits_after(None).commits == (
@@ -51,23 +54,25 @@ def test_the_whole_branch_is_listed_oldest_first_with_dates_and_authors(repo: Sc
     )
 
 
-def test_a_later_replay_lists_only_the_commits_after_the_last_one(repo: ScriptedRepository) -> None:
+def test_a_later_replay_lists_only_the_commits_after_the_last_one(
+    repo: ScriptedRepository, policy: ReadingPolicy
+) -> None:
     commit(repo, 2, catalog="a")
     last = commit(repo, 3, catalog="b")
-    history = open_branch(str(repo.path))
+    history = open_branch(str(repo.path), policy=policy)
     assert history.commits_after(last).commits == ()
 
     newer = commit(repo, 4, catalog="c")
 
-    span = open_branch(str(repo.path)).commits_after(last)
+    span = open_branch(str(repo.path), policy=policy).commits_after(last)
     assert [c.sha for c in span.commits] == [newer]
     assert span.rewritten_from is None
 
 
-def test_the_date_is_the_committer_date_not_the_author_date(repo: ScriptedRepository) -> None:
+def test_the_date_is_the_committer_date_not_the_author_date(repo: ScriptedRepository, policy: ReadingPolicy) -> None:
     repo.git("commit", "--quiet", "--allow-empty", "-m", "rebased", "--date", "1600000000 +0000", when=1780000000)
 
-    (only,) = open_branch(str(repo.path)).commits_after(None).commits
+    (only,) = open_branch(str(repo.path), policy=policy).commits_after(None).commits
 
     assert only.committed_at_micros == 1780000000 * 1_000_000
 
@@ -89,14 +94,16 @@ def test_a_merged_branch_counts_once_at_its_merge_commit(repo: ScriptedRepositor
     assert commits[-1].author == BOB
 
 
-def test_after_a_force_push_the_replay_resumes_after_the_shared_commit_and_says_so(repo: ScriptedRepository) -> None:
+def test_after_a_force_push_the_replay_resumes_after_the_shared_commit_and_says_so(
+    repo: ScriptedRepository, policy: ReadingPolicy
+) -> None:
     commit(repo, 2, catalog="a")
     shared = commit(repo, 3, catalog="b")
     abandoned = commit(repo, 4, catalog="c")
     repo.git("reset", "--quiet", "--hard", shared)
     rewritten = commit(repo, 5, catalog="c, rewritten")
 
-    span = open_branch(str(repo.path)).commits_after(abandoned)
+    span = open_branch(str(repo.path), policy=policy).commits_after(abandoned)
 
     assert [c.sha for c in span.commits] == [rewritten]
     assert (span.rewritten_from, span.resumed_after) == (abandoned, shared)
@@ -108,46 +115,48 @@ def test_after_a_force_push_the_replay_resumes_after_the_shared_commit_and_says_
     )
 
 
-def test_a_branch_reset_to_an_older_commit_replays_that_commit(repo: ScriptedRepository) -> None:
+def test_a_branch_reset_to_an_older_commit_replays_that_commit(repo: ScriptedRepository, policy: ReadingPolicy) -> None:
     older = commit(repo, 2, catalog="a")
     newest = commit(repo, 3, catalog="b")
     repo.git("reset", "--quiet", "--hard", older)
 
-    span = open_branch(str(repo.path)).commits_after(newest)
+    span = open_branch(str(repo.path), policy=policy).commits_after(newest)
 
     assert [c.sha for c in span.commits] == [older]
     assert span.rewritten_from == newest
     assert f"reading {older[:10]}, where main now points, again" in (span.describe_rewrite("main") or "")
 
 
-def test_a_last_commit_the_repository_never_had_replays_everything(repo: ScriptedRepository) -> None:
+def test_a_last_commit_the_repository_never_had_replays_everything(
+    repo: ScriptedRepository, policy: ReadingPolicy
+) -> None:
     first = commit(repo, 2, catalog="a")
 
-    span = open_branch(str(repo.path)).commits_after("0" * 40)
+    span = open_branch(str(repo.path), policy=policy).commits_after("0" * 40)
 
     assert [c.sha for c in span.commits] == [first]
     assert (span.rewritten_from, span.resumed_after) == ("0" * 40, None)
     assert "replaying all 1 commit(s): the two histories share none" in (span.describe_rewrite("main") or "")
 
 
-def test_a_named_branch_is_followed(repo: ScriptedRepository) -> None:
+def test_a_named_branch_is_followed(repo: ScriptedRepository, policy: ReadingPolicy) -> None:
     commit(repo, 2, catalog="a")
     repo.git("switch", "--quiet", "--create", "release")
     on_release = commit(repo, 3, catalog="b")
     repo.git("switch", "--quiet", "main")
 
-    history = open_branch(str(repo.path), "release")
+    history = open_branch(str(repo.path), "release", policy=policy)
 
     assert (history.branch, history.head) == ("release", on_release)
 
 
-def test_a_detached_head_needs_a_branch(repo: ScriptedRepository) -> None:
+def test_a_detached_head_needs_a_branch(repo: ScriptedRepository, policy: ReadingPolicy) -> None:
     first = commit(repo, 2, catalog="a")
     commit(repo, 3, catalog="b")
     repo.git("checkout", "--quiet", "--detach", first)
 
     with pytest.raises(HistoryUnavailableError, match=r"HEAD of .* is detached.*--branch"):
-        open_branch(str(repo.path))
+        open_branch(str(repo.path), policy=policy)
 
 
 @pytest.mark.parametrize(
@@ -164,10 +173,10 @@ def test_a_detached_head_needs_a_branch(repo: ScriptedRepository) -> None:
     ids=["plain-directory", "missing", "unknown-branch"],
 )
 def test_what_cannot_be_replayed_is_a_clear_message(
-    tmp_path: Path, make: Callable[[Path], object], branch: str | None, message: str
+    tmp_path: Path, make: Callable[[Path], object], branch: str | None, message: str, policy: ReadingPolicy
 ) -> None:
     path = tmp_path / "target"
     make(path)
 
     with pytest.raises(SourceUnavailableError, match=message):
-        open_branch(str(path), branch)
+        open_branch(str(path), branch, policy=policy)

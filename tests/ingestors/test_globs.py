@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from graphsvc.config import ReadingSettings
 from ingestors.git import read_git
 from ingestors.local import find_files
+from ingestors.reading_policy import ReadingPolicy
 from tests.ingestors.catalog_files import Git
 
 FILES = [
@@ -54,7 +56,9 @@ def test_a_glob_finds_the_same_files_on_disk(tree: Git, pattern: str, expected: 
 
 @pytest.mark.parametrize(("pattern", "expected"), GLOBS)
 def test_a_glob_finds_the_same_files_in_git(tree: Git, pattern: str, expected: list[str]) -> None:
-    result = read_git(str(tree.path), glob=pattern)
+    policy = ReadingPolicy.from_settings(ReadingSettings(local_roots=[tree.path]))
+
+    result = read_git(str(tree.path), glob=pattern, policy=policy)
 
     prefix = f"git:{tree.path}:"
     assert sorted(d.location.removeprefix(prefix) for d in result.documents) == sorted(expected)

@@ -20,6 +20,7 @@ from ingestors.fetch import FetchError, default_fetch
 from ingestors.filesystems import SourceUnavailableError
 from ingestors.git_history import list_commits
 from ingestors.read import read_source
+from ingestors.reading_policy import ReadingPolicy
 from ingestors.yaml_documents import YamlLimits, YamlProblem, parse_yaml_documents
 from tests.ingestors.catalog_files import Git, entity, http_server, names, offline_fetch, write
 
@@ -329,12 +330,14 @@ FILES = {
 
 
 @pytest.mark.parametrize("case", list(FILES))
-def test_a_file_with_hostile_bytes_loses_only_the_documents_holding_them(catalog: Path, case: str) -> None:
+def test_a_file_with_hostile_bytes_loses_only_the_documents_holding_them(
+    catalog: Path, case: str, policy: ReadingPolicy
+) -> None:
     data, kept, errors = FILES[case]
     (catalog / "bad/catalog-info.yaml").write_bytes(data)
     bad = f"file:{catalog}/bad/catalog-info.yaml"
 
-    result = read_source(str(catalog), fetch=offline_fetch)
+    result = read_source(str(catalog), fetch=offline_fetch, policy=policy)
 
     assert names(result) == [*kept, "other"]
     assert result.errors == [ReadError(bad, message, index, line) for message, index, line in errors]
@@ -356,29 +359,31 @@ def test_a_file_with_hostile_bytes_loses_only_the_documents_holding_them(catalog
     ids=["png", "utf-16", "gzip"],
 )
 def test_a_binary_file_matched_by_a_glob_is_one_error_and_the_others_are_read(
-    catalog: Path, data: bytes, reason: str
+    catalog: Path, data: bytes, reason: str, policy: ReadingPolicy
 ) -> None:
     (catalog / "bad/catalog-info.yaml").write_bytes(data)
     bad = f"file:{catalog}/bad/catalog-info.yaml"
 
-    result = read_source(str(catalog), fetch=offline_fetch)
+    result = read_source(str(catalog), fetch=offline_fetch, policy=policy)
 
     assert names(result) == ["other"]
-    assert result.errors == [ReadError(bad, f"could not read {bad}: {reason}")]
+    assert result.errors == [ReadError(bad, f"could not read bad/catalog-info.yaml: {reason}")]
     assert result.incomplete_locations == {bad}
 
 
-def test_a_binary_file_as_the_whole_source_cannot_be_read(tmp_path: Path) -> None:
+def test_a_binary_file_as_the_whole_source_cannot_be_read(tmp_path: Path, policy: ReadingPolicy) -> None:
     (tmp_path / "image.yaml").write_bytes(PNG)
 
     with pytest.raises(SourceUnavailableError, match=r"binary file \(not valid UTF-8 at byte 0, and NUL bytes\)"):
-        read_source(str(tmp_path / "image.yaml"))
+        read_source(str(tmp_path / "image.yaml"), policy=policy)
 
 
-def test_a_file_fetched_over_http_loses_only_its_documents_with_bad_bytes(tmp_path: Path) -> None:
+def test_a_file_fetched_over_http_loses_only_its_documents_with_bad_bytes(
+    tmp_path: Path, policy: ReadingPolicy
+) -> None:
     (tmp_path / "catalog-info.yaml").write_bytes(doc("a") + SEP + doc("b\x07") + SEP + doc("c"))
     with http_server(tmp_path) as base_url:
-        result = read_source(f"{base_url}catalog-info.yaml")
+        result = read_source(f"{base_url}catalog-info.yaml", policy=policy)
 
     assert names(result) == ["a", "c"]
     here = f"url:{base_url}catalog-info.yaml"
@@ -388,31 +393,32 @@ def test_a_file_fetched_over_http_loses_only_its_documents_with_bad_bytes(tmp_pa
     assert result.incomplete_locations == {here}
 
 
-def test_a_file_whose_path_is_not_utf8_is_reported_not_read(catalog: Path) -> None:
+def test_a_file_whose_path_is_not_utf8_is_reported_not_read(catalog: Path, policy: ReadingPolicy) -> None:
     directory = catalog / os.fsdecode(b"caf\xe9")
     write(directory, {"catalog-info.yaml": entity("Component", "latin")})
 
-    result = read_source(str(catalog), fetch=offline_fetch)
+    result = read_source(str(catalog), fetch=offline_fetch, policy=policy)
 
     assert names(result) == ["other"]
     shown = f"file:{catalog}/caf\\xe9/catalog-info.yaml"
-    assert result.errors == [ReadError(shown, f"{shown} is not read: its path is not valid UTF-8")]
+    assert result.errors == [ReadError(shown, "caf\\xe9/catalog-info.yaml is not read: its path is not valid UTF-8")]
     storable(result)
 
 
-def test_a_location_glob_matching_a_path_that_is_not_utf8_says_so_on_the_location(tmp_path: Path) -> None:
+def test_a_location_glob_matching_a_path_that_is_not_utf8_says_so_on_the_location(
+    tmp_path: Path, policy: ReadingPolicy
+) -> None:
     (tmp_path / "catalog-info.yaml").write_text(location_doc("./teams/*.yaml"))
     write(tmp_path, {"good.yaml": entity("Component", "good"), "teams/a.yaml": entity("Group", "a")})
     (tmp_path / "teams" / os.fsdecode(b"\xff.yaml")).write_text(entity("Group", "latin"))
 
-    result = read_source(str(tmp_path / "catalog-info.yaml"))
+    result = read_source(str(tmp_path / "catalog-info.yaml"), policy=policy)
 
     assert names(result) == ["here", "a", "good"]
     assert result.errors == [
         ReadError(
             f"file:{tmp_path}/catalog-info.yaml",
-            f"spec.targets[0]: ./teams/*.yaml: file:{tmp_path}/teams/\\xff.yaml is not read: its path is not valid "
-            "UTF-8",
+            "spec.targets[0]: ./teams/*.yaml: teams/\\xff.yaml is not read: its path is not valid UTF-8",
             0,
             1,
             "location:default/here",
@@ -421,18 +427,18 @@ def test_a_location_glob_matching_a_path_that_is_not_utf8_says_so_on_the_locatio
     storable(result)
 
 
-def test_a_source_whose_path_is_not_utf8_cannot_be_read(tmp_path: Path) -> None:
+def test_a_source_whose_path_is_not_utf8_cannot_be_read(tmp_path: Path, policy: ReadingPolicy) -> None:
     directory = tmp_path / os.fsdecode(b"caf\xe9")
     write(directory, {"catalog-info.yaml": entity("Component", "latin")})
 
     with pytest.raises(SourceUnavailableError, match=r"caf\\xe9 is not valid UTF-8"):
-        read_source(str(directory))
+        read_source(str(directory), policy=policy)
 
 
-def test_a_symbolic_link_loop_matched_by_a_glob_is_no_crash(catalog: Path) -> None:
+def test_a_symbolic_link_loop_matched_by_a_glob_is_no_crash(catalog: Path, policy: ReadingPolicy) -> None:
     (catalog / "bad/catalog-info.yaml").symlink_to(catalog / "bad/catalog-info.yaml")
 
-    result = read_source(str(catalog), fetch=offline_fetch)
+    result = read_source(str(catalog), fetch=offline_fetch, policy=policy)
 
     assert names(result) == ["other"]
 
@@ -470,7 +476,7 @@ TARGETS = {
     ),
     "a bad port": (
         '"https://[::1/x.yaml"',
-        "https://[::1/x.yaml: could not fetch: not a valid URL: Invalid port: ':1'",
+        "https://[::1/x.yaml: could not fetch: not a valid URL: Invalid IPv6 URL",
     ),
     "a host name too long": (
         "https://" + "a" * 300 + ".example.com/x.yaml",
@@ -490,47 +496,48 @@ TARGETS = {
 
 @pytest.mark.parametrize("case", list(TARGETS))
 def test_a_hostile_location_target_is_an_error_of_its_location_and_the_other_targets_are_read(
-    tmp_path: Path, case: str
+    tmp_path: Path, case: str, policy: ReadingPolicy
 ) -> None:
     target, message = TARGETS[case]
     write(tmp_path, {"good.yaml": entity("Component", "good")})
     (tmp_path / "catalog-info.yaml").write_text(location_doc(target))
     here = f"file:{tmp_path}/catalog-info.yaml"
 
-    result = read_source(str(tmp_path / "catalog-info.yaml"))  # the default fetch: none of these reach the network
+    result = read_source(
+        str(tmp_path / "catalog-info.yaml"), policy=policy
+    )  # the default fetch: none of these reach the network
 
     assert names(result) == ["here", "good"]
-    long_location = cut(f"file:{tmp_path}/{LONG[2:]}")
-    expected = message.replace("{root}", str(tmp_path)).replace("{long location}", long_location)
+    expected = message.replace("{long location}", cut(LONG[2:]))
     assert result.errors == [ReadError(here, f"spec.targets[0]: {expected}", 0, 1, "location:default/here")]
     storable(result)
 
 
-def test_a_url_that_cannot_be_a_url_is_a_fetch_error() -> None:
+def test_a_url_that_cannot_be_a_url_is_a_fetch_error(policy: ReadingPolicy) -> None:
     for url in ("https://exa mple.com/\x00", "https://[::1/x", "http://" + "a" * 300 + ".com/", "https://\u2028/"):
         with pytest.raises(FetchError, match="^not a valid URL: "):
-            default_fetch(url, 1)
+            default_fetch(url, 1, policy=policy)
 
 
-def test_a_target_that_is_a_pipe_or_a_device_is_not_read(tmp_path: Path) -> None:
+def test_a_target_that_is_a_pipe_or_a_device_is_not_read(tmp_path: Path, policy: ReadingPolicy) -> None:
     os.mkfifo(tmp_path / "pipe.yaml")  # reading it would wait forever
     (tmp_path / "catalog-info.yaml").write_text(location_doc("./pipe.yaml").replace("./good.yaml", "/dev/zero"))
     here = f"file:{tmp_path}/catalog-info.yaml"
 
-    result = read_source(str(tmp_path / "catalog-info.yaml"))
+    result = read_source(str(tmp_path / "catalog-info.yaml"), policy=policy)
 
     not_regular = "not a regular file (a device, a pipe or a socket)"
     assert result.errors == [
         ReadError(
             here,
-            f"spec.targets[0]: ./pipe.yaml: could not read file:{tmp_path}/pipe.yaml: {not_regular}",
+            f"spec.targets[0]: ./pipe.yaml: could not read pipe.yaml: {not_regular}",
             0,
             1,
             "location:default/here",
         ),
         ReadError(
             here,
-            f"spec.targets[1]: /dev/zero: could not read file:/dev/zero: {not_regular}",
+            "spec.targets[1]: /dev/zero: not read: /dev/zero is under /dev, which is never read",
             0,
             1,
             "location:default/here",
@@ -560,19 +567,19 @@ PLACEHOLDERS = {
         "$text",
         "./spec.bin",
         PNG,
-        "./spec.bin: could not read file:{root}/spec.bin: binary file (not valid UTF-8 at byte 0, and NUL bytes)",
+        "./spec.bin: could not read spec.bin: binary file (not valid UTF-8 at byte 0, and NUL bytes)",
     ),
     "$text of text with NUL": (
         "$text",
         "./spec.bin",
         b"openapi: 3\x00",
-        "./spec.bin: could not read file:{root}/spec.bin: binary file (NUL bytes)",
+        "./spec.bin: could not read spec.bin: binary file (NUL bytes)",
     ),
     "$text of invalid UTF-8": (
         "$text",
         "./spec.txt",
         b"caf\xe9",
-        "./spec.txt: could not read file:{root}/spec.txt: not valid UTF-8 at byte 3",
+        "./spec.txt: could not read spec.txt: not valid UTF-8 at byte 3",
     ),
     "$yaml with a control character": (
         "$yaml",
@@ -634,13 +641,15 @@ PLACEHOLDERS = {
         "$json",
         "./spec.json",
         PNG,
-        "./spec.json: could not read file:{root}/spec.json: binary file (not valid UTF-8 at byte 0, and NUL bytes)",
+        "./spec.json: could not read spec.json: binary file (not valid UTF-8 at byte 0, and NUL bytes)",
     ),
 }
 
 
 @pytest.mark.parametrize("case", list(PLACEHOLDERS))
-def test_a_hostile_placeholder_target_or_content_keeps_the_placeholder_and_says_why(tmp_path: Path, case: str) -> None:
+def test_a_hostile_placeholder_target_or_content_keeps_the_placeholder_and_says_why(
+    tmp_path: Path, case: str, policy: ReadingPolicy
+) -> None:
     placeholder, target, content, message = PLACEHOLDERS[case]
     write(tmp_path, {"other.yaml": entity("Component", "other")})
     text_ = (
@@ -651,22 +660,21 @@ def test_a_hostile_placeholder_target_or_content_keeps_the_placeholder_and_says_
         (tmp_path / target.removeprefix("./")).write_bytes(content)
     here = f"file:{tmp_path}/catalog-info.yaml"
 
-    result = read_source(str(tmp_path / "catalog-info.yaml"))
+    result = read_source(str(tmp_path / "catalog-info.yaml"), policy=policy)
 
     assert names(result) == ["api", "more", "other"]
     written = parse_yaml_documents(f"target: {target}").documents[0].data["target"]
     assert result.documents[0].data["spec"]["definition"] == {placeholder: written}
-    long_location = cut(f"file:{tmp_path}/{LONG[2:]}")
-    expected = message.replace("{root}", str(tmp_path)).replace("{long location}", long_location)
+    expected = message.replace("{long location}", cut(LONG[2:]))
     assert result.errors == [ReadError(here, f"spec.definition: {placeholder} {expected}", 0, 1, "api:default/api")]
     storable(result)
 
 
-def test_placeholder_content_with_a_byte_order_mark_is_read_without_it(tmp_path: Path) -> None:
+def test_placeholder_content_with_a_byte_order_mark_is_read_without_it(tmp_path: Path, policy: ReadingPolicy) -> None:
     (tmp_path / "catalog-info.yaml").write_text(with_placeholder("$text", "./spec.txt"))
     (tmp_path / "spec.txt").write_bytes(b"\xef\xbb\xbfopenapi: 3\n")
 
-    result = read_source(str(tmp_path / "catalog-info.yaml"))
+    result = read_source(str(tmp_path / "catalog-info.yaml"), policy=policy)
 
     assert result.documents[0].data["spec"]["definition"] == "openapi: 3\n"
     assert result.errors == []
@@ -675,7 +683,9 @@ def test_placeholder_content_with_a_byte_order_mark_is_read_without_it(tmp_path:
 # --- Git: files read from git objects -------------------------------------------------------------------------
 
 
-def test_hostile_bytes_in_git_objects_lose_only_their_documents_and_files(tmp_path: Path) -> None:
+def test_hostile_bytes_in_git_objects_lose_only_their_documents_and_files(
+    tmp_path: Path, policy: ReadingPolicy
+) -> None:
     repo = Git(tmp_path / "repo")
     write(repo.path, {"good/catalog-info.yaml": entity("Component", "good")})
     (repo.path / "mixed").mkdir()
@@ -692,14 +702,14 @@ def test_hostile_bytes_in_git_objects_lose_only_their_documents_and_files(tmp_pa
     repo("commit", "--quiet", "--message", "hostile bytes")
     git = f"git:{repo.path}:"
 
-    result = read_source(str(repo.path), branch="main", fetch=offline_fetch)
+    result = read_source(str(repo.path), branch="main", fetch=offline_fetch, policy=policy)
 
     assert sorted(names(result)) == ["a", "c", "d", "f", "good"]
     assert sorted(result.errors, key=lambda e: e.location) == sorted(
         [
             ReadError(
                 f"{git}caf\\xe9/catalog-info.yaml",
-                f"{git}caf\\xe9/catalog-info.yaml is not read: its path is not valid UTF-8",
+                "caf\\xe9/catalog-info.yaml is not read: its path is not valid UTF-8",
             ),
             ReadError(
                 f"{git}huge/catalog-info.yaml",
@@ -709,7 +719,7 @@ def test_hostile_bytes_in_git_objects_lose_only_their_documents_and_files(tmp_pa
             ),
             ReadError(
                 f"{git}image/catalog-info.yaml",
-                f"could not read {git}image/catalog-info.yaml: binary file (not valid UTF-8 at byte 0, and NUL bytes)",
+                "could not read image/catalog-info.yaml: binary file (not valid UTF-8 at byte 0, and NUL bytes)",
             ),
             ReadError(
                 f"{git}latin1/catalog-info.yaml", "document 0: not valid UTF-8 at byte 71 (line 4, column 12)", 0, 4
@@ -732,12 +742,12 @@ def test_hostile_bytes_in_git_objects_lose_only_their_documents_and_files(tmp_pa
     storable(result)
 
 
-def test_a_branch_name_with_nul_is_a_branch_the_repository_does_not_have(tmp_path: Path) -> None:
+def test_a_branch_name_with_nul_is_a_branch_the_repository_does_not_have(tmp_path: Path, policy: ReadingPolicy) -> None:
     repo = Git(tmp_path / "repo")
     repo.commit({"catalog-info.yaml": entity("Component", "a")})
 
     with pytest.raises(SourceUnavailableError, match="has no branch 'ma\\\\x00in'"):
-        read_source(str(repo.path), branch="ma\x00in")
+        read_source(str(repo.path), branch="ma\x00in", policy=policy)
 
 
 def test_a_commit_author_with_line_separators_in_the_name_is_kept_whole(tmp_path: Path) -> None:
@@ -764,21 +774,21 @@ def test_a_commit_author_with_line_separators_in_the_name_is_kept_whole(tmp_path
     ids=["ipv6", "ipv6-with-token", "nul"],
 )
 def test_a_git_url_that_cannot_be_one_is_a_source_that_cannot_be_read(
-    tmp_path: Path, source: str, message: str
+    tmp_path: Path, source: str, message: str, policy: ReadingPolicy
 ) -> None:
     with pytest.raises(SourceUnavailableError) as raised:
-        read_source(source, cache_dir=tmp_path / "cache")
+        read_source(source, cache_dir=tmp_path / "cache", policy=policy)
 
     assert str(raised.value) == message
 
 
-def test_hostile_location_targets_in_git_are_errors_of_their_location(tmp_path: Path) -> None:
+def test_hostile_location_targets_in_git_are_errors_of_their_location(tmp_path: Path, policy: ReadingPolicy) -> None:
     repo = Git(tmp_path / "repo")
     catalog = location_doc('"./a\\0b.yaml"').replace("    - ./good.yaml\n", f"    - {LONG}\n    - ./good.yaml\n")
     repo.commit({"catalog-info.yaml": catalog, "good.yaml": entity("Component", "good")})
     here = f"git:{repo.path}:catalog-info.yaml"
 
-    result = read_source(str(repo.path), branch="main", fetch=offline_fetch)
+    result = read_source(str(repo.path), branch="main", fetch=offline_fetch, policy=policy)
 
     assert names(result) == ["here", "good"]
     assert result.errors == [
@@ -791,7 +801,7 @@ def test_hostile_location_targets_in_git_are_errors_of_their_location(tmp_path: 
         ),
         ReadError(
             here,
-            f"spec.targets[1]: {cut(LONG)}: {cut(f'git:{repo.path}:{LONG[2:]}')} does not exist",
+            f"spec.targets[1]: {cut(LONG)}: {cut(LONG[2:])} does not exist",
             0,
             1,
             "location:default/here",
@@ -799,7 +809,9 @@ def test_hostile_location_targets_in_git_are_errors_of_their_location(tmp_path: 
     ]
 
 
-def test_a_file_larger_than_a_catalog_file_may_be_is_one_error_and_is_not_read_whole(catalog: Path) -> None:
+def test_a_file_larger_than_a_catalog_file_may_be_is_one_error_and_is_not_read_whole(
+    catalog: Path, policy: ReadingPolicy
+) -> None:
     """A 1 GiB file (sparse: it costs no disk) matched by a glob: refused after reading just past the limit,
     naming it; the other files are read."""
     from ingestors.local import MAX_FILE_BYTES
@@ -809,8 +821,10 @@ def test_a_file_larger_than_a_catalog_file_may_be_is_one_error_and_is_not_read_w
         file.truncate(1 << 30)
     bad = f"file:{huge}"
 
-    result = read_source(str(catalog), fetch=offline_fetch)
+    result = read_source(str(catalog), fetch=offline_fetch, policy=policy)
 
     assert names(result) == ["other"]
-    expected = f"could not read {bad}: larger than {MAX_FILE_BYTES:,} bytes, the most a catalog file may hold"
+    expected = (
+        f"could not read bad/catalog-info.yaml: larger than {MAX_FILE_BYTES:,} bytes, the most a catalog file may hold"
+    )
     assert result.errors == [ReadError(bad, expected)]

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from graphsvc.config import ReadingSettings
 from ingestors.documents import ReadResult
 from ingestors.filesystems import SourceUnavailableError
 from ingestors.git import is_clone_url
 from ingestors.read import read_source
+from ingestors.reading_policy import ReadingPolicy
 from tests.ingestors.catalog_files import entity, http_server, location, names, offline_fetch, write
 
 EXAMPLES = Path("/work/shared/fixtures/backstage-examples")
@@ -19,21 +21,21 @@ TEMPLATES = EXAMPLES / "plugins/scaffolder-backend/sample-templates"
 ROOTS = [CATALOG_MODEL / "all.yaml", CATALOG_MODEL / "acme-corp.yaml", TEMPLATES / "all-templates.yaml"]
 
 
-def test_a_local_file_is_read_as_the_root(tmp_path: Path) -> None:
+def test_a_local_file_is_read_as_the_root(tmp_path: Path, policy: ReadingPolicy) -> None:
     write(tmp_path, {"team.yaml": entity("Group", "team")})
 
     for source in (str(tmp_path / "team.yaml"), f"file:{tmp_path}/team.yaml", f"file://{tmp_path}/team.yaml"):
-        result = read_source(source)
+        result = read_source(source, policy=policy)
         assert (names(result), result.source) == (["team"], source)
         assert result.documents[0].location == f"file:{tmp_path}/team.yaml"
 
 
-def test_a_missing_path_raises(tmp_path: Path) -> None:
+def test_a_missing_path_raises(tmp_path: Path, policy: ReadingPolicy) -> None:
     with pytest.raises(SourceUnavailableError, match=f"^no such file or directory: {tmp_path}/missing$"):
-        read_source(str(tmp_path / "missing"))
+        read_source(str(tmp_path / "missing"), policy=policy)
 
 
-def test_an_http_url_is_read_as_one_yaml_file_with_its_locations(tmp_path: Path) -> None:
+def test_an_http_url_is_read_as_one_yaml_file_with_its_locations(tmp_path: Path, policy: ReadingPolicy) -> None:
     write(
         tmp_path,
         {
@@ -42,7 +44,7 @@ def test_an_http_url_is_read_as_one_yaml_file_with_its_locations(tmp_path: Path)
         },
     )
     with http_server(tmp_path) as base_url:
-        result = read_source(f"{base_url}org/catalog-info.yaml")
+        result = read_source(f"{base_url}org/catalog-info.yaml", policy=policy)
 
     assert names(result) == ["org", "a"]
     assert [d.location for d in result.documents] == [
@@ -58,9 +60,9 @@ def test_an_http_url_is_read_as_one_yaml_file_with_its_locations(tmp_path: Path)
         ("{base}missing.yaml", "does not exist (HTTP 404 File not found)"),
     ],
 )
-def test_an_http_url_that_cannot_be_read_raises(tmp_path: Path, url: str, reason: str) -> None:
+def test_an_http_url_that_cannot_be_read_raises(tmp_path: Path, url: str, reason: str, policy: ReadingPolicy) -> None:
     with http_server(tmp_path) as base_url, pytest.raises(SourceUnavailableError) as raised:
-        read_source(url.format(base=base_url))
+        read_source(url.format(base=base_url), policy=policy)
 
     assert str(raised.value) == reason
 
@@ -81,7 +83,9 @@ def test_clone_urls_are_recognised(source: str, is_git: bool) -> None:
 
 
 def read_examples() -> list[ReadResult]:
-    return [read_source(str(root), fetch=offline_fetch) for root in ROOTS]
+    """The examples read as a service allowed to read the fixtures would read them."""
+    policy = ReadingPolicy.from_settings(ReadingSettings(local_roots=[EXAMPLES]))
+    return [read_source(str(root), fetch=offline_fetch, policy=policy) for root in ROOTS]
 
 
 def test_the_backstage_examples_reach_55_files_and_73_entities() -> None:
