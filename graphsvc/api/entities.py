@@ -1,7 +1,9 @@
 """GraphQL entity types: the `Entity` interface and one type per Backstage kind.
 
 Every type wraps an `EntityRecord` from the store; fields read the stored Backstage document, and relation
-fields go through the request's loaders so that sibling objects share one statement.
+fields go through the request's loaders so that sibling objects share one statement. Every list of an entity
+is a page (`first`, as for the top-level lists), and what it answers counts into the query's budget
+(`graphsvc.api.budget`): a stopped query answers empty lists from then on.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphsvc.api.errors import bad_input
+from graphsvc.api.limits import page_size
 from graphsvc.store.records import EntityRecord
 from graphsvc.store.schema import EDGE_LABELS
 from graphsvc.store.timeline import Timeline
@@ -41,25 +44,39 @@ class Relation:
         description="The target entity (at the same instant), or null when none exists then (a dangling relation)."
     )
     async def target(self, info: Info) -> Annotated[Entity, strawberry.lazy("graphsvc.api.entities")] | None:
+        if not info.context.budget.spend(1):
+            return None
         return to_entity(await info.context.entities(self.as_of).load(self.target_ref), self.as_of)
 
 
-async def _related(info: Info, entity: Entity, rel_type: str, kind: str | None = None) -> list[Entity]:
+async def _related(
+    info: Info, entity: Entity, rel_type: str, first: int | None, kind: str | None = None
+) -> list[Entity]:
+    size = page_size(first)
     rows = await info.context.relations(entity.as_of).load(entity.record.ref)
     refs = [r.target for r in rows if r.type == rel_type and (kind is None or r.target.startswith(f"{kind}:"))]
-    return await _load_refs(info, refs, entity.as_of)
+    return await _load_page(info, refs, entity.as_of, size)
 
 
 async def _first_related(info: Info, entity: Entity, rel_type: str, kind: str | None = None) -> Entity | None:
-    related = await _related(info, entity, rel_type, kind)
+    related = await _related(info, entity, rel_type, 1, kind)
     return related[0] if related else None
 
 
-async def _load_refs(info: Info, refs: list[str], as_of: int | None) -> list[Entity]:
-    """The entities of `refs`, in order, those that exist: one load per list (lists of sibling fields are
-    still read in one statement), not a future per ref."""
-    found = await info.context.entity_lists(as_of).load(tuple(refs))
-    return [to_entity(r, as_of) for r in found if r is not None]
+async def _load_page(info: Info, refs: list[str], as_of: int | None, size: int) -> list[Entity]:
+    """The first `size` entities of `refs` that exist, in order. One load per list (lists of sibling fields
+    are still read in one statement), not a future per ref; another only when refs of the first were missing
+    (dangling relations)."""
+    found: list[Entity] = []
+    start = 0
+    while len(found) < size and start < len(refs):
+        chunk = refs[start : start + size - len(found)]
+        start += len(chunk)
+        if not info.context.budget.spend(len(chunk)):
+            break
+        records = await info.context.entity_lists(as_of).load(tuple(chunk))
+        found += [to_entity(r, as_of) for r in records if r is not None]
+    return found
 
 
 def _check_depth(depth: int) -> None:
@@ -127,11 +144,13 @@ class Entity:
         description="Backstage's relation rows of this entity (reverse types included), "
         "sorted by type then targetRef; optionally only one type."
     )
-    async def relations(self, info: Info, type: str | None = None) -> list[Relation]:
+    async def relations(self, info: Info, type: str | None = None, first: int | None = None) -> list[Relation]:
+        size = page_size(first)
         rows = await info.context.relations(self.as_of).load(self.record.ref)
-        return [
-            Relation(type=r.type, target_ref=r.target, as_of=self.as_of) for r in rows if type is None or r.type == type
-        ]
+        page = [r for r in rows if type is None or r.type == type][:size]
+        if not info.context.budget.spend(len(page)):
+            return []
+        return [Relation(type=r.type, target_ref=r.target, as_of=self.as_of) for r in page]
 
     @strawberry.field(description="Versions of this entity, newest first, with field diffs and provenance.")
     def history(
@@ -139,14 +158,23 @@ class Entity:
     ) -> Annotated[EntityVersionConnection, strawberry.lazy("graphsvc.api.time_travel")]:
         from graphsvc.api.time_travel import history_connection
 
-        return history_connection(Timeline(info.context.store).versions(self.record.ref), first, after)
+        context = info.context
+        versions = context.read(lambda: Timeline(context.store).versions(self.record.ref), [])
+        connection = history_connection(versions, first, after)
+        context.budget.spend(len(connection.edges))
+        return connection
 
     @strawberry.field(description="The owners this entity declared over time, oldest first.")
     def ownership_history(
-        self, info: Info
+        self, info: Info, first: int | None = None
     ) -> list[Annotated[OwnershipInterval, strawberry.lazy("graphsvc.api.time_travel")]]:
         from graphsvc.api.time_travel import OwnershipInterval, Provenance
 
+        size = page_size(first)
+        context = info.context
+        intervals = context.read(lambda: Timeline(context.store).ownership(self.record.ref), [])[:size]
+        if not context.budget.spend(len(intervals)):
+            return []
         return [
             OwnershipInterval(
                 owner_ref=i.owner_ref,
@@ -154,7 +182,7 @@ class Entity:
                 valid_to=to_datetime(i.valid_to),
                 provenance=Provenance.of(i.provenance),
             )
-            for i in Timeline(info.context.store).ownership(self.record.ref)
+            for i in intervals
         ]
 
     @strawberry.field(description="The owner (ownedBy target), when it exists.")
@@ -176,36 +204,45 @@ class Entity:
         return await _first_related(info, system, "partOf", "domain") if system else None
 
     @strawberry.field
-    async def provides_apis(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "providesApi")
+    async def provides_apis(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "providesApi", first)
 
     @strawberry.field
-    async def consumes_apis(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "consumesApi")
+    async def consumes_apis(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "consumesApi", first)
 
     @strawberry.field(description="Direct dependencies (dependsOn).")
-    async def depends_on(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "dependsOn")
+    async def depends_on(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "dependsOn", first)
 
     @strawberry.field(description="Direct dependents (dependencyOf): what depends on this entity.")
-    async def dependents(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "dependencyOf")
+    async def dependents(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "dependencyOf", first)
 
     @strawberry.field(description="Transitive dependencies up to `depth` hops (1..10), nearest first.")
-    async def dependencies(self, info: Info, depth: int = 1) -> list[Entity]:
+    async def dependencies(self, info: Info, depth: int = 1, first: int | None = None) -> list[Entity]:
         _check_depth(depth)
-        refs = info.context.store.reachable(self.record.ref, EDGE_LABELS["dependsOn"], "out", depth, self.as_of)
-        return await _load_refs(info, refs, self.as_of)
-
-    @strawberry.field(description="What this entity owns; with transitive, also what its descendant groups own.")
-    async def owned_entities(self, info: Info, transitive: bool = False) -> list[Entity]:
+        size = page_size(first)
         store = info.context.store
-        owners = [self.record.ref]
-        if transitive:
-            owners += store.reachable(self.record.ref, EDGE_LABELS["parentOf"], "out", MAX_GROUP_DEPTH, self.as_of)
-        owned = store.neighbours(owners, EDGE_LABELS["ownedBy"], "in", self.as_of)
-        refs = sorted({ref for refs in owned.values() for ref in refs})
-        return await _load_refs(info, refs, self.as_of)
+        label = EDGE_LABELS["dependsOn"]
+        refs = info.context.read(lambda: store.reachable(self.record.ref, label, "out", depth, self.as_of), [])
+        return await _load_page(info, refs, self.as_of, size)
+
+    @strawberry.field(
+        description="What this entity owns, ordered by ref; with transitive, also what its descendant groups own."
+    )
+    async def owned_entities(self, info: Info, transitive: bool = False, first: int | None = None) -> list[Entity]:
+        size = page_size(first)
+        store = info.context.store
+
+        def owned_refs() -> list[str]:
+            owners = [self.record.ref]
+            if transitive:
+                owners += store.reachable(self.record.ref, EDGE_LABELS["parentOf"], "out", MAX_GROUP_DEPTH, self.as_of)
+            owned = store.neighbours(owners, EDGE_LABELS["ownedBy"], "in", self.as_of)
+            return sorted({ref for refs in owned.values() for ref in refs})
+
+        return await _load_page(info, info.context.read(owned_refs, []), self.as_of, size)
 
 
 def _spec_str(record: EntityRecord, key: str) -> str | None:
@@ -228,8 +265,8 @@ class Component(Entity):
         return await _first_related(info, self, "partOf", "component")
 
     @strawberry.field
-    async def subcomponents(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "hasPart", "component")
+    async def subcomponents(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "hasPart", first, "component")
 
 
 @strawberry.type(name="API")
@@ -247,12 +284,12 @@ class Api(Entity):
         return self.record.spec.get("definition")
 
     @strawberry.field
-    async def providers(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "apiProvidedBy")
+    async def providers(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "apiProvidedBy", first)
 
     @strawberry.field
-    async def consumers(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "apiConsumedBy")
+    async def consumers(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "apiConsumedBy", first)
 
 
 @strawberry.type
@@ -269,8 +306,8 @@ class System(Entity):
         return _spec_str(self.record, "type")
 
     @strawberry.field(description="Components, APIs and resources that are part of this system.")
-    async def parts(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "hasPart")
+    async def parts(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "hasPart", first)
 
 
 @strawberry.type
@@ -280,8 +317,8 @@ class Domain(Entity):
         return _spec_str(self.record, "type")
 
     @strawberry.field(description="Systems and subdomains that are part of this domain.")
-    async def parts(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "hasPart")
+    async def parts(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "hasPart", first)
 
 
 @strawberry.type
@@ -295,23 +332,26 @@ class Group(Entity):
         return self.record.spec.get("profile") or {}
 
     @strawberry.field
-    async def members(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "hasMember")
+    async def members(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "hasMember", first)
 
     @strawberry.field
     async def parent(self, info: Info) -> Entity | None:
         return await _first_related(info, self, "childOf")
 
     @strawberry.field
-    async def children(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "parentOf")
+    async def children(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "parentOf", first)
 
     @strawberry.field(description="All groups below this one, nearest first.")
-    async def descendants(self, info: Info) -> list[Entity]:
-        refs = info.context.store.reachable(
-            self.record.ref, EDGE_LABELS["parentOf"], "out", MAX_GROUP_DEPTH, self.as_of
+    async def descendants(self, info: Info, first: int | None = None) -> list[Entity]:
+        size = page_size(first)
+        store = info.context.store
+        label = EDGE_LABELS["parentOf"]
+        refs = info.context.read(
+            lambda: store.reachable(self.record.ref, label, "out", MAX_GROUP_DEPTH, self.as_of), []
         )
-        return await _load_refs(info, refs, self.as_of)
+        return await _load_page(info, refs, self.as_of, size)
 
 
 @strawberry.type
@@ -321,8 +361,8 @@ class User(Entity):
         return self.record.spec.get("profile") or {}
 
     @strawberry.field(description="The groups this user is a member of.")
-    async def groups(self, info: Info) -> list[Entity]:
-        return await _related(info, self, "memberOf")
+    async def groups(self, info: Info, first: int | None = None) -> list[Entity]:
+        return await _related(info, self, "memberOf", first)
 
 
 @strawberry.type

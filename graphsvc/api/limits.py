@@ -1,4 +1,5 @@
-"""Validation rules that bound what one request may ask, checked before anything is executed."""
+"""Bounds on what one request may ask: validation rules checked before anything is executed, and the page size
+of every list argument `first`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,24 @@ from collections.abc import Iterator
 from graphql import GraphQLError, Node, SelectionSetNode, ValidationContext, ValidationRule
 from strawberry.extensions import max_aliases, query_depth_limiter
 
+from graphsvc.api.errors import bad_input
+
 MAX_QUERY_DEPTH = 15
 MAX_ALIASES = 50
 MAX_TOKENS = 5000
+MAX_FIRST = 1000
+DEFAULT_FIRST = 100
+"""The page size of a list whose `first` is not given: top-level lists and the lists below an entity alike."""
+
+
+def page_size(first: int | None) -> int:
+    """The page a `first` argument asks for: its default when absent, refused outside 0..MAX_FIRST."""
+    if first is None:
+        return DEFAULT_FIRST
+    if not 0 <= first <= MAX_FIRST:
+        raise bad_input(f"first must be between 0 and {MAX_FIRST}, got {first}")
+    return first
+
 
 _DepthLimit = query_depth_limiter.create_validator(MAX_QUERY_DEPTH, None, None)
 

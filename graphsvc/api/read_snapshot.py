@@ -3,7 +3,7 @@
 Without it every field is a separate read, and a sync committing in between shows a response in which an
 entity is updated but its old relations are still there. The snapshot opens when a query's execution
 starts (its operation type is known by then) and closes when the execution ends. A mutation gets none: its
-result must show what it has just written.
+result must show what it has just written; nor does a query refused before it executes (`graphsvc.api.cost`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ class ReadSnapshot(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context.context
         begin = getattr(context, "begin_snapshot", None)
-        if begin is None or self.execution_context.operation_type is not OperationType.QUERY:
+        refused = self.execution_context.result is not None
+        if begin is None or refused or self.execution_context.operation_type is not OperationType.QUERY:
             yield
             return
         with begin():

@@ -34,6 +34,7 @@ What differs from SQLite, and what is done about it:
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -53,6 +54,8 @@ GATE_TIMEOUT_S = 30.0
 takes it otherwise) before the write gives up instead of hanging."""
 STALE_GATE_S = 2.0
 """How long a reader waits at an open commit gate before it looks whether the gate's writer is alive."""
+MIN_TIMEOUT_S = 0.001
+"""The shortest transaction timeout sent (the driver sends milliseconds; 0 would mean none)."""
 
 
 class Neo4jBackend:
@@ -175,13 +178,31 @@ class Neo4jBackend:
                 gate.run(self.statements.close_commit_gate, {"write": write}).consume()
 
     @contextmanager
+    def stop_reads_at(self, deadline: float) -> Iterator[None]:
+        """Snapshots begun on this thread inside the block stop reading at `deadline` (`time.monotonic()`):
+        their read transaction has the time left as its timeout, so the server ends it then (within its
+        `db.transaction.monitor.check.interval`), and later reads are refused. How a GraphQL query's time
+        limit stops its work in the store."""
+        self._local.deadline = deadline
+        try:
+            yield
+        finally:
+            self._local.deadline = None
+
+    @contextmanager
     def snapshot(self) -> Iterator[Any]:
         if getattr(self._local, "transaction", None) is not None:
             yield self  # this thread's write transaction reads its own writes
             return
+        deadline = getattr(self._local, "deadline", None) or math.inf
+        timeout = max(deadline - time.monotonic(), MIN_TIMEOUT_S) if deadline < math.inf else None
         with self._session(default_access_mode="READ") as session:
-            with session.begin_transaction() as tx:
-                yield _Neo4jSnapshot(self, tx, self._quiet_generation(tx))
+            with session.begin_transaction(timeout=timeout) as tx:
+                try:
+                    yield _Neo4jSnapshot(self, tx, self._quiet_generation(tx), deadline)
+                finally:
+                    if time.monotonic() > deadline:
+                        tx.close()  # past its timeout the server may have ended it: closed, not committed
 
     def interrupt_abandoned_syncs(self, at: int) -> list[str]:
         """Mark `interrupted` the runs marked `running` whose transaction is open nowhere, and name them. A
@@ -233,14 +254,17 @@ class Neo4jBackend:
 class _Neo4jSnapshot:
     """The backend as one read transaction sees it."""
 
-    def __init__(self, parent: Neo4jBackend, tx: Any, generation: int) -> None:
+    def __init__(self, parent: Neo4jBackend, tx: Any, generation: int, deadline: float = math.inf) -> None:
         self._parent = parent
         self._tx = tx
         self._generation = generation
         """The commit gate's generation when this snapshot began reading, with no commit being applied."""
+        self._deadline = deadline
         self._lock = threading.Lock()  # a Bolt transaction serves one statement at a time
 
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[list[Any]]:
+        if time.monotonic() > self._deadline:
+            raise StoreError("store read refused: the snapshot's deadline has passed")
         with self._lock:
             return [list(record.values()) for record in self._tx.run(query, parameters or {})]
 

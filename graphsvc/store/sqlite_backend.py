@@ -9,7 +9,8 @@ committed transaction survives `kill -9` of the process (../shared/docs/sqlite-s
   transaction is open go to the writer connection, so the sync reads what it has written so far.
 - Readers use connections of their own (one per thread, or one per `snapshot()`), in autocommit mode: a
   plain `read` is one statement and so one snapshot; `snapshot()` holds one read transaction open, so every
-  read of a GraphQL request sees the same state.
+  read of a GraphQL request sees the same state. A snapshot begun inside `stop_reads_at(deadline)` stops
+  reading then: its running statement is interrupted (`_Interrupter`), later reads are refused.
 - Foreign keys on (deferred to commit), a busy timeout, `synchronous=NORMAL` (durable against a process
   crash; a power loss may lose the last commits but never corrupts the file).
 - One process owns the store directory (an exclusive `flock`), so that a sync run still `running` when the
@@ -19,7 +20,9 @@ committed transaction survives `kill -9` of the process (../shared/docs/sqlite-s
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -73,6 +76,7 @@ class SqliteBackend:
         self._writer = self._connect()
         self._writer.execute(f"PRAGMA page_size={PAGE_SIZE}")  # only a new database file takes it
         self._writer.execute("PRAGMA journal_mode=WAL")
+        self._interrupter = _Interrupter()
 
     def _take_lock(self) -> Any:
         handle = open(self.store_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the backend's lifetime
@@ -118,6 +122,16 @@ class SqliteBackend:
         return connection
 
     @contextmanager
+    def stop_reads_at(self, deadline: float) -> Iterator[None]:
+        """Snapshots begun on this thread inside the block stop reading at `deadline` (`time.monotonic()`):
+        how a GraphQL query's time limit stops its work in the store."""
+        self._local.deadline = deadline
+        try:
+            yield
+        finally:
+            self._local.deadline = None
+
+    @contextmanager
     def snapshot(self) -> Iterator[SqliteBackend | SnapshotBackend]:
         """A read transaction: every read through the yielded backend sees the same committed state. On a
         thread inside its write transaction, that transaction is the snapshot (it reads its own writes)."""
@@ -129,10 +143,15 @@ class SqliteBackend:
         connection = connection or self._connect()
         connection.execute("BEGIN")
         connection.execute("SELECT 1 FROM store_meta LIMIT 1").fetchall()  # the snapshot is taken at a first read
+        deadline = getattr(self._local, "deadline", None) or math.inf
+        watch = self._interrupter.watch(connection, deadline) if deadline < math.inf else None
         try:
-            yield SnapshotBackend(self, connection)
+            yield SnapshotBackend(self, connection, deadline)
         finally:
-            connection.execute("COMMIT")
+            if watch is not None:
+                self._interrupter.cancel(watch)  # before COMMIT: the connection may serve another snapshot next
+            if connection.in_transaction:
+                connection.execute("COMMIT")
             with self._pool_lock:
                 self._idle.append(connection)
 
@@ -188,6 +207,7 @@ class SqliteBackend:
         return schema_statements()
 
     def close(self) -> None:
+        self._interrupter.close()
         with self._pool_lock:
             for connection in self._connections:
                 connection.close()
@@ -211,12 +231,15 @@ class SqliteBackend:
 class SnapshotBackend:
     """The backend as one read transaction sees it: reads on its connection, everything else as the store's."""
 
-    def __init__(self, parent: SqliteBackend, connection: sqlite3.Connection) -> None:
+    def __init__(self, parent: SqliteBackend, connection: sqlite3.Connection, deadline: float = math.inf) -> None:
         self._parent = parent
         self._connection = connection
+        self._deadline = deadline
         self._lock = threading.Lock()  # a request's resolvers may read from several threads
 
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        if time.monotonic() > self._deadline:
+            raise StoreError("store read refused: the snapshot's deadline has passed")
         with self._lock:
             return _run(self._connection, query, parameters)
 
@@ -226,6 +249,57 @@ class SnapshotBackend:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._parent, name)
+
+
+class _Interrupter:
+    """One thread that interrupts the running statement of each snapshot whose deadline has passed
+    (`Connection.interrupt`, the one call SQLite allows from another thread). Not a progress handler: that
+    calls back into Python every few thousand instructions, and each callback waits for the GIL, so every
+    statement slows down whenever other threads run Python (measured: a statement of 0.56 s took 27 s with a
+    handler every 10,000 instructions while one other thread ran Python). The thread sleeps until the earliest
+    deadline it knows of and is woken only for an earlier one: snapshots of the same timeout begun later
+    never wake it, so a point query costs it a dictionary entry, not a thread switch."""
+
+    def __init__(self) -> None:
+        self._watched: dict[int, tuple[float, sqlite3.Connection]] = {}
+        self._keys = itertools.count()
+        self._changed = threading.Condition()
+        self._wakes_at = math.inf
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def watch(self, connection: sqlite3.Connection, deadline: float) -> int:
+        """Interrupt `connection` at `deadline`, unless `cancel` is called first; the key for `cancel`."""
+        with self._changed:
+            key = next(self._keys)
+            self._watched[key] = (deadline, connection)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sqlite-interrupter", daemon=True)
+                self._thread.start()
+            if deadline < self._wakes_at:
+                self._changed.notify()
+        return key
+
+    def cancel(self, key: int) -> None:
+        """After this, the connection is not interrupted for this snapshot (it may serve another one next)."""
+        with self._changed:
+            self._watched.pop(key, None)
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+
+    def _run(self) -> None:
+        with self._changed:
+            while not self._closed:
+                now = time.monotonic()
+                for key, (deadline, connection) in list(self._watched.items()):
+                    if deadline <= now:
+                        del self._watched[key]
+                        connection.interrupt()
+                self._wakes_at = min((deadline for deadline, _ in self._watched.values()), default=math.inf)
+                self._changed.wait(None if self._wakes_at == math.inf else self._wakes_at - now)
 
 
 def _value(value: Any) -> Any:
