@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
@@ -85,7 +86,35 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("file", metavar="FILE")
     load = command("import", "Load FILE, written by `catalog export`, into an empty store (either engine).", _import)
     load.add_argument("file", metavar="FILE")
+
+    token = commands.add_parser("token", help="Create, list and revoke API tokens.", description=TOKEN_HELP)
+    actions = token.add_subparsers(required=True, metavar="ACTION")
+    for name, help_text, handler in (
+        ("create", "Create a token and print it (once: only its hash is stored).", _token_create),
+        ("list", "List the tokens, revoked ones included.", _token_list),
+        ("revoke", "Revoke a token by name (or id).", _token_revoke),
+    ):
+        action = actions.add_parser(name, help=help_text, description=help_text)
+        action.set_defaults(handler=handler)
+        action.add_argument("--store", help="embedded store directory (default $CATALOG_STORE or var/catalog-store)")
+        action.add_argument("--config", help="YAML configuration file (default $CATALOG_CONFIG)")
+        action.add_argument("--url", help="ask a running service (with an admin token in $CATALOG_TOKEN)")
+        if name in ("create", "revoke"):
+            action.add_argument("name", metavar="NAME")
+        if name == "create":
+            action.add_argument(
+                "--scope",
+                action="append",
+                required=True,
+                help="read, write, scaffold or admin; repeat it, or separate scopes with commas",
+            )
     return parser
+
+
+TOKEN_HELP = (
+    "API tokens for `Authorization: Bearer <token>`. Without --url these commands open the store (stop an embedded "
+    "store's service first); with --url they ask a running service, as the admin whose token is in $CATALOG_TOKEN."
+)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -103,11 +132,15 @@ def _open_service(settings: Settings):  # noqa: ANN202 - CatalogService, importe
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging.config
+
     import uvicorn
 
     from graphsvc.api.app import create_app
+    from graphsvc.log_format import serve_logging
 
-    settings = _settings(args)
+    settings = _demo_access(_settings(args), args)
+    logging.config.dictConfig(serve_logging(settings.log_format, args.verbose))
     service = _open_service(settings)
     backend = service.store.backend
     url = f"http://{args.host}:{args.port}"
@@ -121,7 +154,8 @@ def _serve(args: argparse.Namespace) -> int:
         # uvicorn re-raises SIGTERM after its shutdown, so the `finally` below may not run: release on shutdown
         release = [backend.release_ownership] if hasattr(backend, "release_ownership") else []
         app = create_app(service, on_shutdown=release, allowed_hosts=_allowed_hosts(settings, args.host))
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        level = "info" if args.verbose else "warning"  # uvicorn's loggers go to ours (log_config None)
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level=level, access_log=False)
         if scheduler:
             scheduler.shutdown(wait=False)
     finally:
@@ -139,7 +173,25 @@ def _allowed_hosts(settings: Settings, bound: str) -> list[str]:
     rebinding reaches a developer's instance), elsewhere any name."""
     if settings.allowed_hosts:
         return settings.allowed_hosts
-    return LOOPBACK_NAMES if bound in ("127.0.0.1", "localhost", "::1") else ["*"]
+    return LOOPBACK_NAMES if _is_loopback(bound) else ["*"]
+
+
+def _is_loopback(bound: str) -> bool:
+    return bound in ("127.0.0.1", "localhost", "::1")
+
+
+def _demo_access(settings: Settings, args: argparse.Namespace) -> Settings:
+    """`serve --demo` on loopback, with no anonymous access configured, lets anonymous requests read (the
+    README's first command opens GraphiQL with nothing to set up), and says so; anywhere else the
+    configuration stands."""
+    if not (args.demo and _is_loopback(args.host) and not settings.auth.anonymous):
+        return settings
+    print(
+        "catalog: --demo on loopback: anonymous requests may read the catalog (as with auth.anonymous: [read]); "
+        "changes need a token (catalog token create NAME --scope write)",
+        file=sys.stderr,
+    )
+    return settings.model_copy(update={"auth": settings.auth.model_copy(update={"anonymous": ["read"]})})
 
 
 def _load_demo(service: Any) -> None:
@@ -148,6 +200,7 @@ def _load_demo(service: Any) -> None:
     from graphsvc.demo import DEMO_CATALOG, build_demo_repository
     from graphsvc.demo.history import DemoRepositoryError
 
+    service.reading_policy = service.reading_policy.with_root(DEMO_CATALOG)  # the service's own files
     if any(location.target == str(DEMO_CATALOG) for location in service.store.registered_locations()):
         summary = service.write_now(lambda: service.refresh(str(DEMO_CATALOG)))
         print(
@@ -158,6 +211,7 @@ def _load_demo(service: Any) -> None:
         return
     try:
         repository = build_demo_repository(Path(service.settings.store_dir) / "demo-repo")
+        service.reading_policy = service.reading_policy.with_root(repository)
     except DemoRepositoryError as error:
         summary = service.write_now(lambda: service.register(str(DEMO_CATALOG)))
         print(f"catalog: {error}; demo catalog loaded without its history ({_counts(summary.counts)})", file=sys.stderr)
@@ -346,7 +400,9 @@ def _post(url: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:
 
     endpoint = url.rstrip("/") + ("" if url.rstrip("/").endswith("/graphql") else "/graphql")
     try:
-        response = httpx.post(endpoint, json={"query": document, "variables": variables}, timeout=600)
+        token = os.environ.get("CATALOG_TOKEN")
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        response = httpx.post(endpoint, json={"query": document, "variables": variables}, headers=headers, timeout=600)
     except httpx.HTTPError as error:
         raise SystemExit(f"catalog: cannot reach the service at {endpoint}: {error}") from None
     try:
@@ -357,6 +413,78 @@ def _post(url: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 def _print_json(result: dict[str, Any]) -> None:
     print(json.dumps(result, indent=2, default=str))
+
+
+# --- token -------------------------------------------------------------------------------------------------
+
+TOKEN_FIELDS = "id name scopes createdAt createdBy revokedAt revokedBy"
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    scopes = [scope for given in args.scope for scope in given.split(",")]
+    if args.url:
+        document = (
+            "mutation($n: String!, $s: [String!]!) { createApiToken(name: $n, scopes: $s) "
+            f"{{ token apiToken {{ {TOKEN_FIELDS} }} }} }}"
+        )
+        return _token_answer(_post(args.url, document, {"n": args.name, "s": scopes}), "createApiToken")
+    created = _with_tokens(args, lambda service, actor: service.tokens.create(args.name, scopes, actor))
+    if created is None:
+        return EXIT_USAGE
+    print(
+        f"created token {created.record.name!r} ({', '.join(created.record.scopes)}); it is shown only now:",
+        file=sys.stderr,
+    )
+    print(created.token)
+    return EXIT_OK
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    if args.url:
+        return _token_answer(_post(args.url, f"{{ apiTokens {{ {TOKEN_FIELDS} }} }}", {}), "apiTokens")
+    tokens = _with_tokens(args, lambda service, _: service.tokens.list())
+    if tokens is None:
+        return EXIT_USAGE
+    from graphsvc.timestamps import to_iso
+
+    for t in tokens:
+        state = f"revoked {to_iso(t.revoked_at)} by {t.revoked_by}" if t.revoked_at else "active"
+        print(f"{t.name}\t{t.id}\t{','.join(t.scopes)}\tcreated {to_iso(t.created_at)} by {t.created_by}\t{state}")
+    return EXIT_OK
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    if args.url:
+        document = f"mutation($n: String!) {{ revokeApiToken(name: $n) {{ {TOKEN_FIELDS} }} }}"
+        return _token_answer(_post(args.url, document, {"n": args.name}), "revokeApiToken")
+    revoked = _with_tokens(args, lambda service, actor: service.tokens.revoke(args.name, actor))
+    if revoked is None:
+        return EXIT_USAGE
+    print(f"revoked token {revoked.name!r} ({revoked.id})")
+    return EXIT_OK
+
+
+def _with_tokens(args: argparse.Namespace, work: Any) -> Any:
+    """`work(service, operator name)` on the store's writer, as the operator; None after printing why not."""
+    from graphsvc.auth.principal import operator
+    from graphsvc.auth.tokens import TokenError
+
+    service = _open_service(_settings(args))
+    try:
+        return service.write_now(lambda: work(service, operator().name))
+    except TokenError as error:
+        print(f"catalog: {error}", file=sys.stderr)
+        return None
+    finally:
+        service.close()
+
+
+def _token_answer(result: dict[str, Any], field: str) -> int:
+    if result.get("errors"):
+        print(f"catalog: {result['errors'][0].get('message')}", file=sys.stderr)
+        return EXIT_USAGE
+    _print_json(result["data"][field])
+    return EXIT_OK
 
 
 # --- check -------------------------------------------------------------------------------------------------

@@ -14,16 +14,23 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from graphsvc.config import Settings
+from graphsvc.auth.principal import operator
+from graphsvc.auth.tokens import ApiTokens
+from graphsvc.config import ConfigError, Settings
 from graphsvc.history_replay import CommitProgress, CommitSummary, backfill_history
 from graphsvc.store import GraphStore
 from graphsvc.sync import Progress, SyncSummary, sync_source
 from graphsvc.timestamps import now_micros
 from ingestors.documents import ReadResult
 from ingestors.read import SourceUnavailableError, read_source
+from ingestors.reading_policy import ReadingPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+SCHEDULER = "service:scheduler"
+"""The principal of the syncs the service starts itself (`refresh_interval_s`)."""
 
 
 class UnknownLocationError(LookupError):
@@ -45,7 +52,13 @@ class CatalogService:
     def __init__(self, store: GraphStore, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        try:
+            self.reading_policy = ReadingPolicy.from_settings(settings.reading)
+        except ValueError as error:  # a host entry that is none
+            raise ConfigError(str(error)) from None
+        """What syncs may read (`reading.*` settings); every read of a location is held to it."""
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-writer")
+        self.tokens = ApiTokens(lambda: self.store, settings.auth.token_cache_s)
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
@@ -68,12 +81,13 @@ class CatalogService:
         branch: str | None = None,
         glob: str | None = None,
         progress: Progress | None = None,
+        principal: str | None = None,
     ) -> SyncSummary:
         """Register a location and sync it. A location that cannot be read at all is not registered."""
         target = normalize_target(target)
         result = self._read(target, branch, glob)
         self.store.register_location(target, now_micros(), branch, glob)
-        return self._sync(target, result, progress)
+        return self._sync(target, result, progress, principal)
 
     def backfill_history(
         self,
@@ -82,6 +96,7 @@ class CatalogService:
         branch: str | None = None,
         glob: str | None = None,
         progress: CommitProgress | None = None,
+        principal: str | None = None,
     ) -> list[CommitSummary]:
         """Replay a git repository's history, one sync per commit at its commit date, and keep the repository
         registered (with the branch replayed) so that `refresh` continues from its head. Incremental: a
@@ -94,31 +109,36 @@ class CatalogService:
             custom_kinds=self.settings.custom_kinds,
             fetch_timeout=self.settings.fetch_timeout_s,
             progress=progress,
+            policy=self.reading_policy,
+            principal=principal or operator().name,
         )
 
-    def refresh(self, target: str, progress: Progress | None = None) -> SyncSummary:
+    def refresh(self, target: str, progress: Progress | None = None, principal: str | None = None) -> SyncSummary:
         """Re-read a registered location. A git branch whose commits are already in the store is continued
         commit by commit (each at its own date, with its own provenance) rather than jumping to the head,
         so scheduled refreshes keep every commit; the last commit's sync is returned."""
         location = self._registered(normalize_target(target))
         if location.branch and self.store.latest_commit(location.target):
-            replayed = self.backfill_history(location.target, branch=location.branch, glob=location.glob)
+            replayed = self.backfill_history(
+                location.target, branch=location.branch, glob=location.glob, principal=principal
+            )
             if replayed:
                 return replayed[-1]
-        return self._sync(location.target, self._read(location.target, location.branch, location.glob), progress)
+        result = self._read(location.target, location.branch, location.glob)
+        return self._sync(location.target, result, progress, principal)
 
-    def unregister(self, target: str) -> SyncSummary:
+    def unregister(self, target: str, principal: str | None = None) -> SyncSummary:
         """Forget a location: its entities are closed (kept in history), the registration is removed."""
         location = self._registered(normalize_target(target))
-        summary = self._sync(location.target, ReadResult(source=location.target))
+        summary = self._sync(location.target, ReadResult(source=location.target), principal=principal)
         self.store.unregister_location(location.target)
         return summary
 
-    def refresh_all(self) -> list[SyncSummary]:
+    def refresh_all(self, principal: str = SCHEDULER) -> list[SyncSummary]:
         summaries = []
         for location in self.store.registered_locations():
             try:
-                summaries.append(self.refresh(location.target))
+                summaries.append(self.refresh(location.target, principal=principal))
             except Exception:  # one broken source must not stop the others; the error is logged
                 log.exception("refresh of %s failed", location.target)
         return summaries
@@ -136,14 +156,26 @@ class CatalogService:
             "branch": branch,
             "timeout": self.settings.fetch_timeout_s,
             "known_digests": self.store.file_digests(target),
+            "policy": self.reading_policy,
         }
         if glob:
             options["glob"] = glob
         return read_source(target, **options)
 
-    def _sync(self, target: str, result: ReadResult, progress: Progress | None = None) -> SyncSummary:
+    def _sync(
+        self, target: str, result: ReadResult, progress: Progress | None = None, principal: str | None = None
+    ) -> SyncSummary:
         summary = sync_source(
-            self.store, result, source=target, custom_kinds=self.settings.custom_kinds, progress=progress
+            self.store,
+            result,
+            source=target,
+            custom_kinds=self.settings.custom_kinds,
+            progress=progress,
+            principal=principal or operator().name,
         )
         log.info("synced %s: %s", target, summary.counts)
         return summary
+
+    def pending_writes(self) -> int:
+        """Writes submitted and not started yet (the writer's queue; `/metrics` reports it)."""
+        return self._writer._work_queue.qsize()

@@ -17,7 +17,9 @@ import pytest
 
 from graphsvc.config import Settings
 from graphsvc.store import GraphStore, open_store
+from tests.suite_settings import SUITE_ENV, suite_settings
 
+os.environ.update(SUITE_ENV)  # the suite's open defaults, for `catalog` subprocesses too (tests/suite_settings.py)
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures" / "backstage-examples"
 ENGINES = ["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)]
@@ -40,7 +42,7 @@ def _docker_reason() -> str | None:
 @pytest.fixture(scope="session")
 def neo4j_settings() -> Iterator[Settings]:
     if os.environ.get("NEO4J_URI"):  # a running server, e.g. `eval "$(scripts/neo4j start)"`
-        yield Settings(
+        yield suite_settings(
             backend="neo4j",
             neo4j_uri=os.environ["NEO4J_URI"],
             neo4j_user=os.environ.get("NEO4J_USER", "neo4j"),
@@ -53,7 +55,7 @@ def neo4j_settings() -> Iterator[Settings]:
     from testcontainers.neo4j import Neo4jContainer
 
     with Neo4jContainer("neo4j:5") as container:
-        yield Settings(
+        yield suite_settings(
             backend="neo4j",
             neo4j_uri=container.get_connection_url(),
             neo4j_user="neo4j",
@@ -87,7 +89,7 @@ def wipe_neo4j(settings: Settings) -> None:
 def fresh_store_settings(engine: str, request: pytest.FixtureRequest, directory: Path, **overrides: object) -> Settings:
     """Settings of an empty store on `engine`: a new directory for SQLite, the emptied database for Neo4j."""
     if engine == "sqlite":
-        return Settings(store_dir=directory / "store", **overrides)  # type: ignore[arg-type]
+        return suite_settings(store_dir=directory / "store", **overrides)  # type: ignore[arg-type]
     settings = request.getfixturevalue("neo4j_settings")
     wipe_neo4j(settings)
     return settings.model_copy(update={"store_dir": directory / "store", **overrides})

@@ -18,15 +18,25 @@ from typing import Any, TypeVar
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from graphsvc.api.authentication import Authentication
+from graphsvc.api.budget import too_large
 from graphsvc.api.context import Context, execute_in_one_state
+from graphsvc.api.cost import is_costly, request_cost
 from graphsvc.api.http_limits import HttpLimits
+from graphsvc.api.metrics import Metrics, RequestMetrics
+from graphsvc.api.operation_name import OperationName
+from graphsvc.api.rate_limit import RateLimit
+from graphsvc.api.request_log import RequestLog
 from graphsvc.api.schema import schema
+from graphsvc.auth.oidc import OidcVerifier
+from graphsvc.auth.principal import NOBODY
 from graphsvc.service import CatalogService
 from graphsvc.store.errors import StoreTransientError
 
@@ -34,17 +44,23 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 EXECUTION_WORKERS = 8
 """Operations executing at once; more wait for a free worker (a 2-core machine gains nothing from more)."""
+COSTLY_WORKERS = 2
+"""Of those, how many may be costly ones (`graphsvc.api.cost.is_costly`); more wait for one of these."""
 
 
 class ExecutionThreads:
-    """Worker threads, each running coroutines on an event loop of its own."""
+    """Worker threads, each running coroutines on an event loop of its own: a pool for most operations, and a
+    small one for costly operations, so that however many of those arrive they never take the workers a
+    point query needs (it still shares the GIL with them)."""
 
-    def __init__(self, workers: int = EXECUTION_WORKERS) -> None:
+    def __init__(self, workers: int = EXECUTION_WORKERS - COSTLY_WORKERS, costly_workers: int = COSTLY_WORKERS) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graphql")
+        self._costly_pool = ThreadPoolExecutor(max_workers=costly_workers, thread_name_prefix="graphql-costly")
         self._local = threading.local()
 
-    async def run(self, work: Callable[[], Awaitable[T]]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, work)
+    async def run(self, work: Callable[[], Awaitable[T]], costly: bool = False) -> T:
+        pool = self._costly_pool if costly else self._pool
+        return await asyncio.get_running_loop().run_in_executor(pool, self._run, work)
 
     def _run(self, work: Callable[[], Awaitable[T]]) -> T:
         loop = getattr(self._local, "loop", None)
@@ -54,6 +70,26 @@ class ExecutionThreads:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._costly_pool.shutdown(wait=True)
+
+
+MAX_BODY_DEPTH = 32
+"""Nesting a request body may have: our input types nest two levels; a variable nested hundreds deep is an
+attack on the coercion code, refused before it runs."""
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests (a scalar 0), without recursion: a body may nest up to the parser's limit."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_BODY_DEPTH:
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 class CatalogGraphQL(GraphQL):
@@ -63,7 +99,10 @@ class CatalogGraphQL(GraphQL):
         self.threads = threads
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        return Context(service=self.service)
+        """The request's principal, as `Authentication` found it (nobody, for a request that came in without
+        one: only the GraphiQL page, which executes nothing)."""
+        principal = request.scope.get("state", {}).get("principal") or NOBODY
+        return Context(service=self.service, principal=principal, response=response)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request the GraphQL layer refuses before executing (bad JSON, no query, ...) is answered in
@@ -76,6 +115,15 @@ class CatalogGraphQL(GraphQL):
         except HTTPException as error:
             response = JSONResponse({"errors": [{"message": error.reason}]}, status_code=error.status_code)
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> str | bytes:
+        """The answer as JSON, or in its stead the error that it is larger than `query_max_response_bytes`
+        (the query's budget stopped most such answers while they were built, on an estimate)."""
+        encoded = super().encode_json(data)
+        limit = self.service.settings.query_max_response_bytes
+        if len(encoded) <= limit:  # ASCII: json.dumps escapes the rest, so characters are bytes
+            return encoded
+        return super().encode_json({"data": None, "errors": [too_large(limit).formatted]})
 
     def parse_json(self, data: str | bytes) -> Any:
         """The body as JSON, refusing with a 400 what Python's parser raises besides `JSONDecodeError`
@@ -94,15 +142,23 @@ class CatalogGraphQL(GraphQL):
             raise HTTPException(400, "the request body holds an integer of more than 4,300 digits") from None
         if not isinstance(body, dict | list):
             raise HTTPException(400, 'the request body must be a JSON object: {"query": "..."}')
+        if _depth(body) > MAX_BODY_DEPTH:
+            raise HTTPException(
+                400, f"the request body is JSON nested more than {MAX_BODY_DEPTH} levels deep (variables included)"
+            )
         return body
 
     async def execute_single(self, **kwargs: Any) -> Any:
-        """Execute on a worker thread (see the module's docstring); parsing the request stays here. A query
-        whose snapshot a commit disturbed (Neo4j, see `Context.disturbed`) is executed again, afresh."""
+        """Execute on a worker thread (see the module's docstring), of the costly pool if the operation's
+        estimated cost says so (`graphsvc.api.cost`); parsing the request stays here. A query whose snapshot a
+        commit disturbed (Neo4j, see `Context.disturbed`) is executed again, afresh."""
         execute = super().execute_single
+        request = kwargs["request_data"]
+        cost = request_cost(schema._schema, request.query, request.variables, request.operation_name)
+        costly = is_costly(cost, self.service.settings.query_max_cost)
 
         def run(context: Context) -> Awaitable[Any]:
-            return self.threads.run(lambda: execute(**{**kwargs, "context": context}))
+            return self.threads.run(lambda: execute(**{**kwargs, "context": context}), costly)
 
         try:
             return await execute_in_one_state(self.service, run, kwargs["context"])
@@ -139,20 +195,44 @@ def create_app(
             callback()
 
     graphql = CatalogGraphQL(service, threads)
+    metrics = Metrics(service)
     app = Starlette(
         routes=[
             Route("/", root),
             Route("/health", health),
             Route("/ready", ready),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/metrics", metrics.endpoint),
         ],
         lifespan=lifespan,
     )
     limits = service.settings
+    # Middleware, innermost first (each one added wraps those before it); a request passes, outermost first:
+    # request log, metrics (both see every answer, refusals included), HTTP limits (Host, body), CORS (when
+    # origins are configured: outside auth, so a browser can read a 401 and a preflight needs no token),
+    # operation name (from the body read), authentication, rate limit (per principal), the routes.
+    app.add_middleware(RateLimit, per_s=limits.rate_limit_per_s, burst=limits.rate_limit_burst)
+    app.add_middleware(
+        Authentication,
+        tokens=service.tokens,
+        oidc=OidcVerifier(limits.auth.oidc) if limits.auth.oidc else None,
+        anonymous_scopes=list(limits.auth.anonymous),
+    )
+    app.add_middleware(OperationName)
+    if limits.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=limits.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Request-Id"],
+        )
     app.add_middleware(
         HttpLimits,
         max_body_bytes=limits.http_max_body_bytes,
         read_timeout_s=limits.http_read_timeout_s,
         allowed_hosts=allowed_hosts or limits.allowed_hosts or ["*"],
     )
+    app.add_middleware(RequestMetrics, metrics=metrics, routes=[route.path for route in app.routes])
+    app.add_middleware(RequestLog)
     return app

@@ -3,7 +3,8 @@
 A list of 50 entities asking for their owners costs one round of lookups, not 50 scattered ones: each field
 level batches its refs through a loader (the N+1 problem is the main cost of GraphQL over a fast store, see
 performance-notes.md). Loaders are kept per instant (`None` = now), because an `asOf` query must see the
-graph as it was at that instant all the way down.
+graph as it was at that instant all the way down. Every read asks the query's budget first (see
+`graphsvc.api.budget`): a stopped query reads nothing more.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
+from graphsvc.api.budget import Budget
+from graphsvc.auth.principal import Principal, operator
 from graphsvc.service import CatalogService
 from graphsvc.store import GraphStore
 from graphsvc.store.backend import READ_ATTEMPTS, kept_changing
@@ -34,6 +37,12 @@ class Context:
     )
     _version_loader: DataLoader[str, dict[str, Any] | None] | None = None
     _snapshot: GraphStore | None = None
+    budget: Budget = field(default_factory=Budget)
+    """What the query may still spend (time, answer size); unlimited until a query starts executing."""
+    principal: Principal = field(default_factory=operator)
+    """Who the request acts for (`graphsvc.api.authentication`); in-process callers act as the operator."""
+    response: Any = None
+    """Strawberry's response stand-in, whose status code a refused mutation sets (403)."""
     disturbed: bool = False
     """Whether a commit was applied while the query read its snapshot (Neo4j's read-committed reads, see
     `graphsvc.store.neo4j_backend`): its answer may mix two states, so the API executes it again."""
@@ -45,14 +54,29 @@ class Context:
 
     @contextmanager
     def begin_snapshot(self) -> Iterator[None]:
-        """Hold one read transaction for the rest of the execution (see `graphsvc.api.read_snapshot`)."""
-        with self.service.store.snapshot() as store:
+        """Hold one read transaction for the rest of the execution (see `graphsvc.api.read_snapshot`); its
+        reads stop at the budget's deadline. A stopped query is not done again: what it read does not count."""
+        stop_reads = self.service.store.backend.stop_reads_at  # type: ignore[attr-defined]
+        with stop_reads(self.budget.deadline), self.service.store.snapshot() as store:
             self._snapshot = store
             try:
                 yield
-                self.disturbed = store.disturbed()
+                self.disturbed = self.budget.spend() and store.disturbed()
             finally:
                 self._snapshot = None
+
+    def read(self, work: Callable[[], T], nothing: T) -> T:
+        """`work()`, a store read, unless the query is stopped (then `nothing`). A read that fails once the
+        deadline has passed was stopped by it: the query is stopped, and the read answers `nothing` rather
+        than failing every field waiting for it."""
+        if not self.budget.spend():
+            return nothing
+        try:
+            return work()
+        except Exception:  # the store's error, or the Neo4j driver's for a transaction the server ended
+            if self.budget.spend():
+                raise
+            return nothing
 
     def entities(self, as_of: int | None) -> DataLoader[str, EntityRecord | None]:
         """Entities by ref as they were at `as_of` (None: now)."""
@@ -60,7 +84,7 @@ class Context:
             store = self.store
 
             async def load(refs: list[str]) -> list[EntityRecord | None]:
-                found = store.entities(refs, as_of)
+                found = self.read(lambda: store.entities(refs, as_of), {})
                 return [found.get(ref) for ref in refs]
 
             self._entity_loaders[as_of] = DataLoader(load_fn=load)
@@ -73,7 +97,8 @@ class Context:
             store = self.store
 
             async def load(lists: list[tuple[str, ...]]) -> list[list[EntityRecord | None]]:
-                found = store.entities(sorted({ref for refs in lists for ref in refs}), as_of)
+                refs = sorted({ref for refs in lists for ref in refs})
+                found = self.read(lambda: store.entities(refs, as_of), {})
                 return [[found.get(ref) for ref in refs] for refs in lists]
 
             self._list_loaders[as_of] = DataLoader(load_fn=load)
@@ -85,8 +110,8 @@ class Context:
             store = self.store
 
             async def load(refs: list[str]) -> list[list[RelationRow]]:
-                found = store.relations(refs, as_of)
-                return [found[ref] for ref in refs]
+                found = self.read(lambda: store.relations(refs, as_of), {})
+                return [found.get(ref, []) for ref in refs]
 
             self._relation_loaders[as_of] = DataLoader(load_fn=load)
         return self._relation_loaders[as_of]
@@ -97,7 +122,7 @@ class Context:
             timeline = Timeline(self.store)
 
             async def load(ids: list[str]) -> list[dict[str, Any] | None]:
-                found = timeline.version_documents(ids)
+                found = self.read(lambda: timeline.version_documents(ids), {})
                 return [found.get(key) for key in ids]
 
             self._version_loader = DataLoader(load_fn=load)
@@ -115,5 +140,5 @@ async def execute_in_one_state(
         result = await run(context)
         if not context.disturbed:
             return result
-        context = Context(service=service)
+        context = Context(service=service, principal=context.principal, response=context.response)
     raise kept_changing()

@@ -68,13 +68,24 @@ class HttpLimits:
 
     @staticmethod
     async def _refuse(send: Send, status: int, message: str) -> None:
-        payload = json.dumps({"errors": [{"message": message}]}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": payload})
+        await refuse(send, status, message, headers=[(b"connection", b"close")])
 
 
-def _header(scope: Scope, wanted: bytes) -> str | None:
+async def refuse(
+    send: Send, status: int, message: str, code: str | None = None, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    """Answer a request refused before the application saw it, in GraphQL's JSON error shape (with
+    `extensions.code` when given), so a client reads every error the same way."""
+    error: dict[str, object] = {"message": message}
+    if code:
+        error["extensions"] = {"code": code}
+    payload = json.dumps({"errors": [error]}).encode()
+    fixed = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*fixed, *headers]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def header(scope: Scope, wanted: bytes) -> str | None:
     """A request header's value (ASGI names them in lower case), or None without one."""
     for name, value in scope.get("headers", []):
         if name == wanted:
@@ -84,12 +95,12 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
 
 def _host(scope: Scope) -> str:
     """The Host header's name, without its port (`[::1]:8000` -> `[::1]`)."""
-    host = (_header(scope, b"host") or "").lower()
+    host = (header(scope, b"host") or "").lower()
     return host.rsplit(":", 1)[0] if host.rfind(":") > host.rfind("]") else host
 
 
 def _content_length(scope: Scope) -> int | None:
-    declared = _header(scope, b"content-length")
+    declared = header(scope, b"content-length")
     try:
         return int(declared) if declared is not None else None
     except ValueError:

@@ -18,9 +18,12 @@ from strawberry.extensions import (
 )
 from strawberry.types import Info
 
+from graphsvc.api.budget import QueryBudget
+from graphsvc.api.cost import QueryCost
 from graphsvc.api.entities import ENTITY_TYPES, MAX_DEPTH, CustomEntity, Entity, Relation, to_entity
 from graphsvc.api.errors import bad_input
-from graphsvc.api.limits import LIMIT_RULES, MAX_TOKENS
+from graphsvc.api.limits import LIMIT_RULES, MAX_FIRST, MAX_TOKENS, page_size
+from graphsvc.api.permissions import require
 from graphsvc.api.read_snapshot import ReadSnapshot
 from graphsvc.api.time_travel import (
     ChangeEventConnection,
@@ -29,17 +32,15 @@ from graphsvc.api.time_travel import (
     change_connection,
     decode_pair,
 )
+from graphsvc.auth.tokens import TokenError
 from graphsvc.model import ModelError, parse_entity_ref
 from graphsvc.service import UnknownLocationError
 from graphsvc.store import EntityFilter as StoreFilter
-from graphsvc.store.records import ErrorRecord, SyncRunRecord
+from graphsvc.store.records import ApiTokenRecord, ErrorRecord, SyncRunRecord
 from graphsvc.store.timeline import Timeline
 from graphsvc.sync import SyncSummary
 from graphsvc.timestamps import from_datetime, now_micros, to_datetime
 from ingestors.read import SourceUnavailableError
-
-MAX_FIRST = 1000
-DEFAULT_FIRST = 100
 
 
 def canonical_ref(ref: str, default_kind: str | None = None) -> str:
@@ -47,14 +48,6 @@ def canonical_ref(ref: str, default_kind: str | None = None) -> str:
         return str(parse_entity_ref(ref, default_kind=default_kind))
     except ModelError as error:
         raise bad_input(f"invalid entity ref {ref[:200]!r}: {error}") from None
-
-
-def _page_size(first: int | None) -> int:
-    if first is None:
-        return DEFAULT_FIRST
-    if not 0 <= first <= MAX_FIRST:
-        raise bad_input(f"first must be between 0 and {MAX_FIRST}, got {first}")
-    return first
 
 
 CURSOR_PREFIX = "ref:"
@@ -162,6 +155,10 @@ class SyncRun:
     removed: int
     unchanged: int
     error_count: int
+    principal: str | None = strawberry.field(
+        description="Who started the sync: token:<name>, user:default/<name>, anonymous, cli:<os user> "
+        "(the operator's shell), service:scheduler; null for syncs recorded before principals were."
+    )
 
     @classmethod
     def from_record(cls, r: SyncRunRecord) -> SyncRun:
@@ -177,6 +174,7 @@ class SyncRun:
             removed=r.removed or 0,
             unchanged=r.unchanged or 0,
             error_count=r.errors or 0,
+            principal=r.principal,
         )
 
 
@@ -222,6 +220,35 @@ class SyncResult:
         return cls(sync_run=SyncRun.from_record(run), errors=[SyncError.from_record(e) for e in errors])
 
 
+@strawberry.type(description="A static API token as stored (its secret is never stored, nor shown again).")
+class ApiToken:
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+    @classmethod
+    def from_record(cls, r: ApiTokenRecord) -> ApiToken:
+        return cls(
+            id=r.id,
+            name=r.name,
+            scopes=list(r.scopes),
+            created_at=to_datetime(r.created_at),
+            created_by=r.created_by,
+            revoked_at=to_datetime(r.revoked_at),
+            revoked_by=r.revoked_by,
+        )
+
+
+@strawberry.type
+class CreatedApiToken:
+    token: str = strawberry.field(description="The token to send as `Authorization: Bearer <token>`.")
+    api_token: ApiToken
+
+
 @strawberry.type
 class RegisteredLocation:
     target: str
@@ -251,7 +278,7 @@ class CatalogQuery:
         as_of: datetime | None = None,
     ) -> EntityConnection:
         where = _store_filter(filter)
-        size = _page_size(first)
+        size = page_size(first)
         at = instant(as_of)
         store = info.context.store
         records = store.find_entities(where, first=size + 1, after=decode_cursor(after), as_of=at) if size else []
@@ -295,7 +322,7 @@ class CatalogQuery:
 
     @strawberry.field(description="Sync runs, newest first.")
     def sync_runs(self, info: Info, first: int | None = None) -> list[SyncRun]:
-        return [SyncRun.from_record(r) for r in info.context.store.sync_runs(limit=_page_size(first))]
+        return [SyncRun.from_record(r) for r in info.context.store.sync_runs(limit=page_size(first))]
 
     @strawberry.field(
         description="Sync errors, newest first. Without syncRun: the errors of each source's "
@@ -312,8 +339,13 @@ class CatalogQuery:
         store = info.context.store
         runs = [sync_run] if sync_run else store.latest_sync_run_ids()
         ref = canonical_ref(entity_ref) if entity_ref else None
-        records = store.errors(sync_runs=runs, location=location, entity_ref=ref, limit=_page_size(first))
+        records = store.errors(sync_runs=runs, location=location, entity_ref=ref, limit=page_size(first))
         return [SyncError.from_record(r) for r in records]
+
+    @strawberry.field(description="API tokens, revoked ones included, oldest first. Scope: admin.")
+    def api_tokens(self, info: Info) -> list[ApiToken]:
+        require(info, "admin")
+        return [ApiToken.from_record(r) for r in info.context.service.tokens.list()]
 
     @strawberry.field(description="Registered locations (the roots that syncs read).")
     def locations(self, info: Info) -> list[RegisteredLocation]:
@@ -348,7 +380,7 @@ class TimeTravelQuery:
         after: str | None = None,
     ) -> ChangeEventConnection:
         start, end = _interval(since, until)
-        size = _page_size(first)
+        size = page_size(first)
         cursor = decode_pair(after)
         skip = 0
         if cursor is not None:
@@ -400,22 +432,49 @@ def _interval(since: datetime, until: datetime | None, names: tuple[str, str] = 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Register a location (file, directory, URL or git repository) and sync it.")
+    @strawberry.mutation(
+        description="Register a location (file, directory, URL or git repository) and sync it. Scope: write."
+    )
     async def register_location(
         self, info: Info, target: str, branch: str | None = None, glob: str | None = None
     ) -> SyncResult:
-        service = info.context.service
-        return await _sync(info, lambda: service.register(target, branch=branch, glob=glob))
+        require(info, "write")
+        service, actor = info.context.service, info.context.principal.name
+        return await _sync(info, lambda: service.register(target, branch=branch, glob=glob, principal=actor))
 
-    @strawberry.mutation(description="Unregister a location; its entities are closed (kept in history).")
+    @strawberry.mutation(description="Unregister a location; its entities are closed (kept in history). Scope: write.")
     async def unregister_location(self, info: Info, target: str) -> SyncResult:
-        service = info.context.service
-        return await _sync(info, lambda: service.unregister(target))
+        require(info, "write")
+        service, actor = info.context.service, info.context.principal.name
+        return await _sync(info, lambda: service.unregister(target, principal=actor))
 
-    @strawberry.mutation(description="Re-read a registered location now and sync what changed.")
+    @strawberry.mutation(description="Re-read a registered location now and sync what changed. Scope: write.")
     async def refresh(self, info: Info, source: str) -> SyncResult:
-        service = info.context.service
-        return await _sync(info, lambda: service.refresh(source))
+        require(info, "write")
+        service, actor = info.context.service, info.context.principal.name
+        return await _sync(info, lambda: service.refresh(source, principal=actor))
+
+    @strawberry.mutation(
+        description="Create a static API token. Its secret is in this answer only: store it now. Scope: admin."
+    )
+    async def create_api_token(self, info: Info, name: str, scopes: list[str]) -> CreatedApiToken:
+        require(info, "admin")
+        service, actor = info.context.service, info.context.principal.name
+        try:
+            created = await service.run_write(lambda: service.tokens.create(name, scopes, actor))
+        except TokenError as error:
+            raise bad_input(str(error)) from None
+        return CreatedApiToken(token=created.token, api_token=ApiToken.from_record(created.record))
+
+    @strawberry.mutation(description="Revoke an API token by name (or id). Scope: admin.")
+    async def revoke_api_token(self, info: Info, name: str) -> ApiToken:
+        require(info, "admin")
+        service, actor = info.context.service, info.context.principal.name
+        try:
+            revoked = await service.run_write(lambda: service.tokens.revoke(name, actor))
+        except TokenError as error:
+            raise bad_input(str(error)) from None
+        return ApiToken.from_record(revoked)
 
 
 @strawberry.type
@@ -433,6 +492,8 @@ def build_schema() -> strawberry.Schema:
             lambda: AddValidationRules(LIMIT_RULES),
             lambda: ParserCache(maxsize=1000),
             lambda: ValidationCache(maxsize=1000),
+            QueryCost,  # refuses a costly operation before anything below runs
+            QueryBudget,
             ReadSnapshot,
         ],
     )

@@ -242,8 +242,16 @@ def test_sync_runs_errors_and_location_mutations(client: TestClient) -> None:
     assert data(client, '{ entity(ref: "component:checkout") { ref } }') == {"entity": None}
     missing = gql(client, 'mutation { refresh(source: "/no/such/catalog.yaml") { syncRun { id } } }')
     assert "no registered location" in missing["errors"][0]["message"]
-    unreadable = gql(client, 'mutation { registerLocation(target: "/no/such/catalog.yaml") { syncRun { id } } }')
+    unreadable = gql(
+        client,
+        "mutation($t: String!) { registerLocation(target: $t) { syncRun { id } } }",
+        t=str(catalog_dir / "none.yaml"),
+    )
     assert "no such file" in unreadable["errors"][0]["message"]
+    outside = gql(client, 'mutation { registerLocation(target: "/no/such/catalog.yaml") { syncRun { id } } }')
+    assert outside["errors"][0]["message"] == (
+        "/no/such/catalog.yaml is outside the allowed local roots (reading.local_roots)"
+    )
 
 
 def test_registering_an_empty_target_is_an_error_not_the_working_directory(client: TestClient) -> None:

@@ -43,6 +43,7 @@ from bench.run_bench import (
 from graphsvc.config import Settings
 from graphsvc.store import open_store
 from graphsvc.store.sqlite_backend import DATABASE_FILE
+from tests.suite_settings import suite_settings
 
 FAKE = Path(__file__).with_name("fake_catalog.py")
 
@@ -239,7 +240,7 @@ def test_reuse_store_measures_only_the_queries_against_the_store_left(tmp_path: 
 def test_store_size_is_measured_after_a_wal_checkpoint(tmp_path: Path) -> None:
     """A write-ahead log left by a connection that has not checkpointed is folded into the database first."""
     store = tmp_path / "store"
-    open_store(Settings(store_dir=store)).close()
+    open_store(suite_settings(store_dir=store)).close()
     database = store / DATABASE_FILE
     writer = sqlite3.connect(database, isolation_level=None)
     try:
@@ -258,7 +259,7 @@ def test_store_size_is_measured_after_a_wal_checkpoint(tmp_path: Path) -> None:
 
 def test_remove_store_deletes_the_whole_directory(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    open_store(Settings(store_dir=store)).close()
+    open_store(suite_settings(store_dir=store)).close()
     (store / "catalog.sqlite-wal").write_bytes(b"x")
     remove_store(store)
     assert not store.exists() and tmp_path.is_dir()
@@ -398,13 +399,13 @@ def test_the_scripts_neo4j_server_is_found_only_when_it_is_the_one_at_neo4j_uri(
     (home / "env").write_text("NEO4J_URI=bolt://127.0.0.1:7001\nNEO4J_USER=neo4j\nNEO4J_PASSWORD=x\n")
     (home / "pid").write_text(f"{os.getpid()}\n")
     monkeypatch.setenv("NEO4J_TEST_HOME", str(home))
-    ours = Settings(backend="neo4j", neo4j_uri="bolt://127.0.0.1:7001")
+    ours = suite_settings(backend="neo4j", neo4j_uri="bolt://127.0.0.1:7001")
     engine, notes = neo4j_engine(ours, None, None)
     assert (engine.data_dir, engine.pid, notes) == (home / "data", os.getpid(), [])
     assert "CATALOG_BACKEND" in engine.env() and engine.env()["NEO4J_URI"] == ours.neo4j_uri
     assert engine.store_args(tmp_path / "store") == []
 
-    other = Settings(backend="neo4j", neo4j_uri="bolt://127.0.0.1:7002")
+    other = suite_settings(backend="neo4j", neo4j_uri="bolt://127.0.0.1:7002")
     engine, notes = neo4j_engine(other, None, None)
     assert (engine.data_dir, engine.pid) == (None, None)
     assert any("--neo4j-data DIR" in n for n in notes) and any("--neo4j-pid PID" in n for n in notes)

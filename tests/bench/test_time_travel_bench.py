@@ -18,6 +18,7 @@ from bench.run_bench import neo4j_engine
 from bench.run_time_travel_bench import REWIRED_SHARE, load_catalog, main, rewrite
 from graphsvc.config import Settings
 from graphsvc.store import open_store
+from tests.suite_settings import suite_settings
 
 ENTITIES, VERSIONS = 600, 3
 TWINS = ["a", "b", "c", "d", "e"]
@@ -88,7 +89,7 @@ def test_each_query_has_present_and_as_of_twins_with_a_ratio(bench: dict) -> Non
 
 
 def test_every_entity_has_one_version_per_sync(bench: dict) -> None:
-    store = open_store(Settings(store_dir=bench["store"]))
+    store = open_store(suite_settings(store_dir=bench["store"]))
     try:
         refs = bench["manifest"]["sample_refs"][::3] + bench["manifest"]["hub_refs"][:2]
         versions = store.rows("versions")

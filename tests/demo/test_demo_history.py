@@ -17,6 +17,7 @@ from graphsvc.demo import DEMO_CATALOG_DIR, DEMO_STORY, build_demo_repository
 from graphsvc.demo.history import FINGERPRINT_FILE, DemoRepositoryError
 from graphsvc.history_replay import CommitSummary, backfill_history
 from graphsvc.store import GraphStore, open_store
+from tests.suite_settings import suite_settings
 
 
 def git(repo: Path, *args: str) -> str:
@@ -235,7 +236,7 @@ def test_serve_demo_replays_the_history_once_and_a_restart_replays_nothing(
     from graphsvc.cli import _load_demo
     from graphsvc.service import CatalogService
 
-    settings = Settings(store_dir=tmp_path / "store")
+    settings = suite_settings(store_dir=tmp_path / "store")
     service = CatalogService(open_store(settings), settings)
     try:
         _load_demo(service)

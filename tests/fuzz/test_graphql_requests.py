@@ -101,7 +101,8 @@ def server(module_store_settings: Settings, tmp_path_factory: pytest.TempPathFac
     catalog_file = base / "catalog" / "catalog-info.yaml"
     catalog_file.parent.mkdir()
     catalog_file.write_text(yaml.safe_dump_all(CATALOG, allow_unicode=True))
-    settings = module_store_settings.model_copy(update={"fetch_timeout_s": 1.0})
+    no_rate_limit = {"rate_limit_burst": 1_000_000}  # the fuzzer sends hundreds of requests a second
+    settings = module_store_settings.model_copy(update={"fetch_timeout_s": 1.0, **no_rate_limit})
     service = CatalogService(open_store(settings), settings)
     summary = service.register(str(catalog_file))
     assert summary.added == len(CATALOG) and not summary.errors, summary.errors

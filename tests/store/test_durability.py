@@ -21,6 +21,7 @@ from graphsvc.store.sqlite_backend import DATABASE_FILE
 from graphsvc.sync import sync_source
 from tests.conftest import wipe_neo4j
 from tests.store.catalog_builder import component, entity, group, source
+from tests.suite_settings import suite_settings
 
 A = "file:/catalog/a.yaml"
 T0, T1, T2 = 1_000_000, 2_000_000, 3_000_000
@@ -107,7 +108,7 @@ def test_a_sync_that_fails_halfway_leaves_nothing_of_itself(store: GraphStore) -
 
 
 def embedded(tmp_path: Path) -> Settings:
-    return Settings(store_dir=tmp_path / "store")
+    return suite_settings(store_dir=tmp_path / "store")
 
 
 def test_a_sync_left_running_by_a_dead_process_is_marked_interrupted_on_open(store_settings: Settings) -> None:

@@ -50,6 +50,7 @@ from graphsvc.store.sqlite_backend import DATABASE_FILE
 from graphsvc.store.timeline import Timeline
 from tests.conftest import fresh_store_settings
 from tests.store.catalog_builder import component, entity, group
+from tests.suite_settings import SUITE_ENV, suite_settings
 
 CATALOG = [str(Path(sys.executable).with_name("catalog"))]
 """The `catalog` entry point installed beside this interpreter (`[project.scripts]`)."""
@@ -639,7 +640,7 @@ def test_a_stopped_import_leaves_nothing_or_a_store_that_says_it_is_partial(
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CATALOG_", "NEO4J_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CATALOG_", "NEO4J_"))} | SUITE_ENV
     env["CATALOG_STORE"] = str(settings.store_dir)
     if settings.backend == "neo4j":
         env |= {
@@ -728,7 +729,7 @@ def large_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with 5% of it changed): 59k rows, 2.4 MB, about 2 s of import into SQLite and 5 s into Neo4j."""
     workdir = tmp_path_factory.mktemp("large")
     generate(5000, workdir / "catalog")
-    settings = Settings(store_dir=workdir / "store")
+    settings = suite_settings(store_dir=workdir / "store")
     service = CatalogService(open_store(settings), settings)
     try:
         service.write_now(lambda: service.register(str(workdir / "catalog" / "catalog-info.yaml")))

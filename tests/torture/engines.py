@@ -10,6 +10,7 @@ from pathlib import Path
 
 from graphsvc.config import Settings
 from graphsvc.store import GraphStore, open_store
+from tests.suite_settings import suite_settings
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Engine:
 
     def settings(self, store_dir: Path) -> Settings:
         if self.neo4j is None:
-            return Settings(store_dir=store_dir)
+            return suite_settings(store_dir=store_dir)
         return self.neo4j.model_copy(update={"store_dir": store_dir})
 
     def open(self, store_dir: Path) -> GraphStore:

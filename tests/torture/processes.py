@@ -17,14 +17,18 @@ from pathlib import Path
 
 import httpx
 
+from tests.suite_settings import SUITE_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = [sys.executable, "-m", "graphsvc.cli"]
 TIMEOUT_S = 300
 
 
-def _env() -> dict[str, str]:
+def _env(suite_defaults: bool = True) -> dict[str, str]:
+    """The test process's environment without its catalog settings; with the suite's open defaults
+    (tests/suite_settings.py) unless the test configures a closed service itself."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CATALOG_", "NEO4J_"))}
-    return env | {"PYTHONUNBUFFERED": "1"}
+    return env | (SUITE_ENV if suite_defaults else {}) | {"PYTHONUNBUFFERED": "1"}
 
 
 def catalog(
@@ -112,6 +116,7 @@ def serve(
     startup_timeout: float = 60.0,
     env: dict[str, str] | None = None,
     options: Sequence[str] = (),
+    suite_defaults: bool = True,
 ) -> Iterator[Server]:
     """A real `catalog serve [OPTIONS] --store STORE` on 127.0.0.1 and a free port, up once /health answers;
     stopped with SIGINT (uvicorn's graceful shutdown, which closes the store) when the block ends."""
@@ -121,7 +126,7 @@ def serve(
         process = subprocess.Popen(
             [*CATALOG, "serve", *options, "--store", str(store), "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO,
-            env=_env() | (env or {}),
+            env=_env(suite_defaults) | (env or {}),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from graphsvc.config import Settings
 from graphsvc.store import EntityFilter, GraphStore
+from tests.suite_settings import suite_settings
 from tests.torture.catalogs import Probes
 
 Answer = Any
@@ -125,7 +125,7 @@ def execute_in_process(store: GraphStore, document: str, variables: dict[str, An
     from graphsvc.api.schema import schema
     from graphsvc.service import CatalogService
 
-    service = CatalogService(store, Settings())  # not closed: the store belongs to the caller; no write runs
+    service = CatalogService(store, suite_settings())  # not closed: the store belongs to the caller; no write runs
     result = asyncio.run(schema.execute(document, variable_values=variables, context_value=Context(service)))
     if result.errors:
         raise AssertionError(f"GraphQL errors on a clean store: {[e.formatted for e in result.errors]}")

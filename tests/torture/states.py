@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graphsvc.config import Settings
 from graphsvc.store import GraphStore, open_store
+from tests.suite_settings import suite_settings
 
 STATE_TABLES = ("entities", "versions", "edges", "change_events", "change_batches", "sync_errors", "source_files")
 """Compared row by row. `source_files` (the digest cache) too: a digest committed without the data it
@@ -65,7 +65,7 @@ class State:
 
 def open_dir(store_dir: Path) -> GraphStore:
     """Open an embedded store directory as any process would (which marks runs left `running` interrupted)."""
-    return open_store(Settings(store_dir=store_dir))
+    return open_store(suite_settings(store_dir=store_dir))
 
 
 def full_state(store: GraphStore, root: Path | str) -> State:

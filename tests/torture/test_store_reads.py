@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from graphsvc.config import Settings
 from graphsvc.service import CatalogService
 from graphsvc.store import GraphStore
+from tests.suite_settings import suite_settings
 from tests.torture.catalogs import catalog_root, install
 from tests.torture.readers import classify, entity_answer, owner_page_answer, relations_answer
 from tests.torture.references import References
@@ -55,7 +55,7 @@ class CommitAfterFirstStatement:
 def store_holding_a(references: References, workdir: Path) -> Iterator[tuple[CatalogService, Path]]:
     root = catalog_root(workdir / "catalog")
     install(references.versions.a, root)
-    service = CatalogService(open_dir(workdir / "store"), Settings(store_dir=workdir / "store"))
+    service = CatalogService(open_dir(workdir / "store"), suite_settings(store_dir=workdir / "store"))
     try:
         service.write_now(lambda: service.register(str(root)))
         yield service, root
