@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -136,14 +137,32 @@ async def costly_client(url: str, token: str, until: float, queries: list[tuple[
             tally.statuses[code] = tally.statuses.get(code, 0) + 1
 
 
-async def writer(url: str, token: str, root: Path, until: float, syncs: list[float]) -> None:
-    """Change 1% of the catalog and refresh it, until the end: syncs commit while the readers read."""
+def prepare_variants(root: Path) -> list[Path]:
+    """Two copies of the catalog, as it is and with 1% of it changed, made before the measured window: the
+    writer then switches the served catalog between them by copying files (cheap I/O), so the client
+    process spends no CPU generating changes while it measures latencies."""
+    variants = [root.parent / "variant-a", root.parent / "variant-b"]
+    for variant in variants:
+        shutil.rmtree(variant, ignore_errors=True)
+        shutil.copytree(root, variant)
+    mutate(variants[1], 0.01, 1)
+    return variants
+
+
+def switch_to(variant: Path, root: Path) -> None:
+    for source in variant.rglob("*.yaml"):
+        shutil.copyfile(source, root / source.relative_to(variant))
+
+
+async def writer(url: str, token: str, root: Path, variants: list[Path], until: float, syncs: list[float]) -> None:
+    """Switch the catalog between its two variants and refresh it, until the end: syncs (each changing 1% of
+    the catalog) commit while the readers read."""
     document = "mutation($s: String!) { refresh(source: $s) { syncRun { status updated } } }"
     async with httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {token}"}, timeout=600) as client:
-        seed = 0
+        turn = 0
         while time.monotonic() < until:
-            seed += 1
-            await asyncio.to_thread(mutate, root, 0.01, seed)
+            turn += 1
+            await asyncio.to_thread(switch_to, variants[turn % 2], root)
             started = time.perf_counter()
             response = await client.post("/graphql", json={"query": document, "variables": {"s": str(root.resolve())}})
             if response.status_code != 200 or "errors" in response.json():
@@ -184,6 +203,8 @@ async def load(args: argparse.Namespace, url: str, admin: str, catalog: CatalogS
             return "point", POINT, {"r": random.choice(refs)}
         return "list", LIST, {"o": random.choice(owners)}
 
+    root = Path(catalog.root).parent
+    variants = [] if args.no_sync else prepare_variants(root)
     tallies = {"point": Tally(), "list": Tally()}
     costly_tally, syncs = Tally(), []
     until = time.monotonic() + args.seconds
@@ -191,7 +212,8 @@ async def load(args: argparse.Namespace, url: str, admin: str, catalog: CatalogS
         paced_client(url, t, args.rate, until, pick, tallies) for t in readers[: args.clients]
     ]
     work += [costly_client(url, t, until, costly, costly_tally) for t in readers[args.clients :]]
-    work.append(writer(url, writer_token, Path(catalog.root).parent, until, syncs))
+    if not args.no_sync:
+        work.append(writer(url, writer_token, root, variants, until, syncs))
     await asyncio.gather(*work)
     return {
         "point": tallies["point"].summary(),
@@ -211,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rate", type=float, default=5, help="requests a second per well-behaved client")
     parser.add_argument("--backend", choices=["sqlite", "neo4j"], default="sqlite")
+    parser.add_argument("--no-sync", action="store_true", help="no writer: the readers alone (for comparison)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -220,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     if engine.neo4j is not None:
         empty_neo4j(engine.neo4j)
     store = out / "store"
+    shutil.rmtree(store, ignore_errors=True)  # a fresh store: its tokens and syncs are this run's
     env = {k: v for k, v in engine.env().items() if k not in BENCH_ACCESS}  # deployed defaults: closed
     run_child(
         [str(DEFAULT_CLI), "ingest", str(out / "catalog"), *engine.store_args(store)], out / "ingest.log", 1800, env

@@ -140,8 +140,10 @@ def _serve(args: argparse.Namespace) -> int:
     from graphsvc.log_format import serve_logging
 
     settings = _demo_access(_settings(args), args)
+    sys.setswitchinterval(float(os.environ.get("CATALOG_SWITCH_INTERVAL", "0.005")))
     logging.config.dictConfig(serve_logging(settings.log_format, args.verbose))
     service = _open_service(settings)
+    service.read_in_worker_process()
     backend = service.store.backend
     url = f"http://{args.host}:{args.port}"
     if hasattr(backend, "claim_ownership"):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,6 +33,19 @@ T = TypeVar("T")
 
 SCHEDULER = "service:scheduler"
 """The principal of the syncs the service starts itself (`refresh_interval_s`)."""
+
+
+def read_in_worker(target: str, options: dict[str, object]) -> ReadResult:
+    """`read_source` in the reading process, its refusal re-raised as a plain `SourceUnavailableError` (its
+    subclasses take other arguments, and an exception the service cannot unpickle would break the pool)."""
+    try:
+        return read_source(target, **options)  # type: ignore[arg-type]
+    except SourceUnavailableError as error:
+        raise SourceUnavailableError(str(error)) from None
+
+
+def _reader_process() -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 class UnknownLocationError(LookupError):
@@ -59,9 +74,12 @@ class CatalogService:
         """What syncs may read (`reading.*` settings); every read of a location is held to it."""
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-writer")
         self.tokens = ApiTokens(lambda: self.store, settings.auth.token_cache_s)
+        self._reader: ProcessPoolExecutor | None = None
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.shutdown(wait=True, cancel_futures=True)
         self.store.close()
 
     async def run_write(self, work: Callable[[], T]) -> T:
@@ -160,7 +178,21 @@ class CatalogService:
         }
         if glob:
             options["glob"] = glob
-        return read_source(target, **options)
+        if self._reader is None:
+            return read_source(target, **options)
+        try:
+            return self._reader.submit(read_in_worker, target, options).result()
+        except BrokenProcessPool:  # the reading process died (killed, out of memory): a new one next time
+            self._reader = _reader_process()
+            raise SourceUnavailableError(f"the process reading {target} stopped before it finished") from None
+
+    def read_in_worker_process(self) -> None:
+        """Read sources in a worker process from now on (`catalog serve`): reading parses YAML, which is
+        Python holding the interpreter; in the serving process it made every query wait (measured: point
+        queries' p50 went from 8 ms to 180 ms during back-to-back syncs of 1% of 10k entities). What comes
+        back is the `ReadResult`, the pure outcome of the read; the sync itself stays on the writer thread."""
+        if self._reader is None:
+            self._reader = _reader_process()
 
     def _sync(
         self, target: str, result: ReadResult, progress: Progress | None = None, principal: str | None = None

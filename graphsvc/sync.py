@@ -148,6 +148,9 @@ def sync_source(
             raise
 
 
+MAX_ERROR_REF = 1000
+"""An error record keeps at most this much of the (invalid) ref it names: Neo4j refuses to index a longer
+property value (8 KiB), and a ref that long is no valid ref to look up by anyway."""
 TRANSIENT_RETRIES = 3
 """Runs of a sync after its first, each after a longer pause (0.2, 0.4, 0.8 s)."""
 
@@ -541,7 +544,7 @@ class _Sync:
                 "location": location,
                 "document_index": document_index,
                 "line": line,
-                "entity_ref": entity_ref,
+                "entity_ref": entity_ref if entity_ref is None else entity_ref[:MAX_ERROR_REF],
                 "category": category,
                 "message": message,
                 "at": self.run.at,

@@ -76,6 +76,20 @@ BAD_INPUTS: dict[str, tuple[Callable[[], str], str]] = {
         lambda: dump([component("checkout", owner="team-a", dependsOn=["component:a:b:c\u0000"]), group("team-a")]),
         "spec.dependsOn[0]",
     ),
+    "a 10,000-character name (Neo4j indexes at most 8 KiB of a value)": (
+        lambda: dump(
+            [
+                *GOOD,
+                {
+                    "apiVersion": "backstage.io/v1alpha1",
+                    "kind": "Location",
+                    "metadata": {"name": "x" * 10_000},
+                    "spec": {"targets": ["./missing.yml"]},
+                },
+            ]
+        ),
+        "metadata.name",
+    ),
     "unknown kind": (
         lambda: dump([*GOOD, {"apiVersion": "x.io/v1", "kind": "Gadget", "metadata": {"name": "g"}}]),
         "unknown kind 'Gadget'",

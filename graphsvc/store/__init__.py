@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from graphsvc.config import Settings
 from graphsvc.store.cypher import EntityFilter
 from graphsvc.store.errors import PartialImportError, StoreError, StoreLockedError, StoreUnavailableError
@@ -40,6 +42,22 @@ def _open(settings: Settings) -> GraphStore:
         raise
 
 
+def open_reader(settings: Settings) -> GraphStore:
+    """A store for reading only, beside the process that owns it (a worker process of its service): no
+    lock, no schema work, no writes; SQLite connections read-only."""
+    if settings.backend == "neo4j":
+        from graphsvc.store.neo4j_backend import Neo4jBackend
+
+        backend: Any = Neo4jBackend(
+            settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database
+        )
+    else:
+        from graphsvc.store.sqlite_backend import SqliteBackend
+
+        backend = SqliteBackend(settings.store_dir, read_only=True)
+    return GraphStore._view(backend)
+
+
 __all__ = [
     "EntityFilter",
     "GraphStore",
@@ -47,5 +65,6 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "StoreUnavailableError",
+    "open_reader",
     "open_store",
 ]

@@ -56,10 +56,14 @@ class SqliteBackend:
     """One process owns the store, so a sync run left `running` is one whose process died."""
     name = "sqlite"
 
-    def __init__(self, store_dir: str | Path) -> None:
+    def __init__(self, store_dir: str | Path, *, read_only: bool = False) -> None:
+        """`read_only`: a reader beside the process that owns the store (a worker process of its service):
+        no lock taken, no writer connection, every connection opened read-only."""
         self.store_dir = Path(store_dir)
         self._closed = False
-        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self._read_only = read_only
+        if not read_only:
+            self.store_dir.mkdir(parents=True, exist_ok=True)
         if (self.store_dir / LADYBUG_FILE).exists():
             raise StoreError(
                 f"the store {self.store_dir} was written by LadybugDB, the embedded engine of earlier versions of "
@@ -67,16 +71,18 @@ class SqliteBackend:
                 "again into a new store (--store DIR, or remove this directory)."
             )
         self.path = self.store_dir / DATABASE_FILE
-        self._lock_file = self._take_lock()
+        self._lock_file = None if read_only else self._take_lock()
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._idle: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
+        self._interrupter = _Interrupter()
+        if read_only:
+            return
         self._writer = self._connect()
         self._writer.execute(f"PRAGMA page_size={PAGE_SIZE}")  # only a new database file takes it
         self._writer.execute("PRAGMA journal_mode=WAL")
-        self._interrupter = _Interrupter()
 
     def _take_lock(self) -> Any:
         handle = open(self.store_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the backend's lifetime
@@ -91,8 +97,9 @@ class SqliteBackend:
         if self._closed:  # its lock is released: another process may own the store now
             raise StoreUnavailableError(f"the store {self.store_dir} is closed")
         try:
+            target, uri = (f"file:{self.path}?mode=ro", True) if self._read_only else (str(self.path), False)
             connection = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+                target, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000, uri=uri
             )
             for pragma in (
                 f"busy_timeout={BUSY_TIMEOUT_MS}",
@@ -215,7 +222,8 @@ class SqliteBackend:
             self._idle.clear()
         self._local = threading.local()
         self._closed = True
-        self._lock_file.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
 
     # --- which process owns the store --------------------------------------------------------------------
 
