@@ -57,6 +57,9 @@ class OidcSettings(BaseModel):
     """Scopes of a token whose scopes claim names none of ours."""
     leeway_s: float = Field(30.0, ge=0)
     """Clock skew tolerated on exp/nbf/iat."""
+    jwks_refresh_cooldown_s: float = Field(30.0, ge=0)
+    """A token naming a key not in the JWKS makes the service fetch `jwks_url` again (the issuer rotated its
+    keys), at most once in this long: tokens with made-up key ids cannot make it hammer the issuer."""
 
 
 class AuthSettings(BaseModel):

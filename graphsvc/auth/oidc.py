@@ -38,7 +38,11 @@ class OidcVerifier:
         if (settings.jwks_url is None) == (settings.jwks_file is None):
             raise ConfigError("auth.oidc: give exactly one of jwks_url and jwks_file")
         self.settings = settings
-        self._client = jwt.PyJWKClient(settings.jwks_url, timeout=10) if settings.jwks_url else None
+        self._client = (
+            jwt.PyJWKClient(settings.jwks_url, timeout=10, cooldown_duration=settings.jwks_refresh_cooldown_s)
+            if settings.jwks_url
+            else None
+        )
         self._keys = _read_jwks(settings.jwks_file) if settings.jwks_file else None
 
     def authenticate(self, token: str) -> Principal:

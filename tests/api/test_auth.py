@@ -360,3 +360,80 @@ def test_a_jwt_holds_the_scopes_its_claim_names_else_the_default(
     assert deployment.post(POINT_QUERY, token).status_code == 200
     response = deployment.post(MUTATIONS["unregisterLocation"][1], token)
     assert (code_of(response) != "FORBIDDEN") is may_write, response.text
+
+
+# --- the issuer's keys from a URL; the demo's access ---------------------------------------------------------
+
+
+def test_keys_are_fetched_from_the_jwks_url_and_again_for_a_new_key_id(tmp_path: Path) -> None:
+    """`jwks_url`: the verifier asks the issuer's JWKS endpoint (a real HTTP server here), and asks again
+    when a token names a key it has not seen (the issuer rotated its keys)."""
+    import http.server
+    import threading
+
+    from graphsvc.auth.oidc import InvalidBearerToken, OidcVerifier
+    from graphsvc.config import OidcSettings
+
+    keys = {"k1": rsa.generate_private_key(public_exponent=65537, key_size=2048)}
+    asked: list[str] = []
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            published = [
+                json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())) | {"kid": kid}
+                for kid, key in keys.items()
+            ]
+            body = json.dumps({"keys": published}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+        settings = OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=url, jwks_refresh_cooldown_s=0)
+        verifier = OidcVerifier(settings)
+        assert verifier.authenticate(sign(keys["k1"], claims_of())).name == "user:default/jane.doe"
+        keys["k2"] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        assert verifier.authenticate(sign(keys["k2"], claims_of(sub="joe"), kid="k2")).name == "user:default/joe"
+        with pytest.raises(InvalidBearerToken, match="signed with a key the issuer does not publish"):
+            verifier.authenticate(sign(keys["k1"], claims_of(), kid="k3"))
+        assert asked == ["/jwks.json"] * 3  # once at first, once per unknown key id (no cooldown here)
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("algorithms", "message"),
+    [
+        (["HS256"], "auth.oidc.algorithms: HS256 is not accepted"),
+        (["none"], "auth.oidc.algorithms: none is not accepted"),
+        (["RS256", "HS512"], "auth.oidc.algorithms: HS512 is not accepted"),
+    ],
+)
+def test_a_symmetric_or_no_algorithm_is_refused_in_the_configuration(algorithms: list[str], message: str) -> None:
+    from graphsvc.auth.oidc import OidcVerifier
+    from graphsvc.config import ConfigError, OidcSettings
+
+    with pytest.raises(ConfigError, match=message):
+        OidcVerifier(OidcSettings(issuer=ISSUER, audience=AUDIENCE, jwks_file="/x", algorithms=algorithms))
+
+
+def test_the_demo_on_loopback_reads_anonymously_and_says_so_but_changes_need_a_token(tmp_path: Path) -> None:
+    with serve(tmp_path / "store", tmp_path / "serve.log", options=["--demo"], suite_defaults=False) as server:
+        read = httpx.post(
+            f"{server.url}/graphql", json={"query": '{ entity(ref: "component:checkout-service") { ref } }'}
+        )
+        assert read.json() == {"data": {"entity": {"ref": "component:default/checkout-service"}}}
+        change = httpx.post(
+            f"{server.url}/graphql", json={"query": 'mutation { refresh(source: "x") { syncRun { id } } }'}
+        )
+        assert change.status_code == 403 and change.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "--demo on loopback: anonymous requests may read the catalog" in (tmp_path / "serve.log").read_text()
