@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="catalog", description="A graph-backed software catalog.")
+    parser.add_argument("--version", action="version", version=f"catalog {_version()}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str, handler: Any, store: bool = True) -> argparse.ArgumentParser:
@@ -67,6 +68,22 @@ def _parser() -> argparse.ArgumentParser:
         help="a git repository: replay every commit of the branch, oldest first, each at its commit date "
         "(a later run replays only the new commits), then keep it registered",
     )
+    ingest.add_argument("--strict", action="store_true", help="exit 1 when the sync recorded any error")
+
+    refresh = command("refresh", "Re-read a registered location and sync what changed.", _refresh)
+    refresh.add_argument("target", metavar="LOCATION")
+    unregister = command("unregister", "Unregister a location; its entities are closed (kept in history).", _unregister)
+    unregister.add_argument("target", metavar="LOCATION")
+    for sub in (refresh, unregister):
+        sub.add_argument("--url", help="ask a running service instead of opening the store ($CATALOG_TOKEN: write)")
+        sub.add_argument("--strict", action="store_true", help="exit 1 when the sync recorded any error")
+    errors = command("errors", "Print what is wrong now: the errors of each location's latest sync.", _errors)
+    errors.add_argument("--location", help="only the errors of this file")
+    errors.add_argument("--sync-run", help="the errors of this sync run instead (an id from syncRuns)")
+    errors.add_argument("--entity", help="only the errors about this entity ref")
+    locations = command("locations", "List the registered locations.", _locations)
+    for sub in (errors, locations):
+        sub.add_argument("--url", help="ask a running service instead of opening the store")
 
     query = command("query", "Run a GraphQL query and print the JSON result.", _query)
     query.add_argument("document", metavar="GRAPHQL")
@@ -253,13 +270,11 @@ def _ingest(args: argparse.Namespace) -> int:
     if args.url:
         document = (
             "mutation($target: String!, $branch: String, $glob: String) { registerLocation(target: $target, "
-            "branch: $branch, glob: $glob) { syncRun { id status added updated removed unchanged errorCount } "
-            "errors { category location line entityRef message } } }"
+            f"branch: $branch, glob: $glob) {{ {SYNC_FIELDS} }} }}"
         )
         variables = {"target": _target_for_service(args.target), "branch": args.branch, "glob": args.glob}
-        result = _post(args.url, document, variables)
-        _print_json(result)
-        return EXIT_ERRORS if result.get("errors") else EXIT_OK
+        return _print_sync(args, "registerLocation", _post(args.url, document, variables))
+    from ingestors.filesystems import DEFAULT_DISCOVERY_GLOB
     from ingestors.read import SourceUnavailableError
 
     service = _open_service(_settings(args))
@@ -274,10 +289,16 @@ def _ingest(args: argparse.Namespace) -> int:
     finally:
         service.close()
     for error in summary.errors:
-        where = ":".join(str(p) for p in (error["location"], error["line"]) if p is not None)
-        print(f"error [{error['category']}] {where}: {error['message']}", file=sys.stderr)
+        print(_error_line(error), file=sys.stderr)
+    if Path(args.target).is_dir() and not any(summary.counts.values()):
+        glob = args.glob or DEFAULT_DISCOVERY_GLOB
+        print(
+            f"catalog: warning: no file under {args.target} matches {glob}: nothing was ingested "
+            "(--glob PATTERN reads other files)",
+            file=sys.stderr,
+        )
     print(f"synced {args.target}: {_counts(summary.counts)}")
-    return EXIT_OK
+    return EXIT_ERRORS if args.strict and summary.errors else EXIT_OK
 
 
 def _ingest_history(args: argparse.Namespace) -> int:
@@ -415,6 +436,86 @@ def _post(url: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 def _print_json(result: dict[str, Any]) -> None:
     print(json.dumps(result, indent=2, default=str))
+
+
+# --- refresh, unregister, errors, locations: one GraphQL document, locally or through a service -----------
+
+SYNC_FIELDS = (
+    "syncRun { id status added updated removed unchanged errorCount } "
+    "errors { category location line entityRef message }"
+)
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    document = f"mutation($t: String!) {{ refresh(source: $t) {{ {SYNC_FIELDS} }} }}"
+    return _print_sync(args, "refresh", _graphql(args, document, {"t": _target_for_service(args.target)}))
+
+
+def _unregister(args: argparse.Namespace) -> int:
+    document = f"mutation($t: String!) {{ unregisterLocation(target: $t) {{ {SYNC_FIELDS} }} }}"
+    return _print_sync(args, "unregisterLocation", _graphql(args, document, {"t": _target_for_service(args.target)}))
+
+
+def _errors(args: argparse.Namespace) -> int:
+    document = (
+        "query($run: String, $location: String, $entity: String) { errors(syncRun: $run, location: $location, "
+        "entityRef: $entity, first: 1000) { category location line entityRef message } }"
+    )
+    variables = {"run": args.sync_run, "location": args.location, "entity": args.entity}
+    result = _graphql(args, document, variables)
+    if result.get("errors"):
+        return _refused(result)
+    for error in result["data"]["errors"]:
+        print(_error_line(error))
+    return EXIT_OK
+
+
+def _locations(args: argparse.Namespace) -> int:
+    result = _graphql(args, "{ locations { target branch glob addedAt } }", {})
+    if result.get("errors"):
+        return _refused(result)
+    for location in result["data"]["locations"]:
+        extra = "".join(f" {k}={location[k]}" for k in ("branch", "glob") if location[k])
+        print(f"{location['target']}{extra} (added {location['addedAt']})")
+    return EXIT_OK
+
+
+def _graphql(args: argparse.Namespace, document: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The same document and the same printing whether through a service (`--url`) or on the store."""
+    return _post(args.url, document, variables) if args.url else _query_locally(_settings(args), document, variables)
+
+
+def _print_sync(args: argparse.Namespace, field: str, result: dict[str, Any]) -> int:
+    if result.get("errors"):
+        return _refused(result)
+    answer = result["data"][field]
+    for error in answer["errors"]:
+        print(_error_line(error), file=sys.stderr)
+    run = answer["syncRun"]
+    counts = {k: run[k] for k in ("added", "updated", "removed", "unchanged")} | {"errors": run["errorCount"]}
+    print(f"synced {args.target}: {_counts(counts)}")
+    return EXIT_ERRORS if args.strict and run["errorCount"] else EXIT_OK
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    where = ":".join(str(p) for p in (error["location"], error["line"]) if p is not None)
+    return f"error [{error['category']}] {where}: {error['message']}"
+
+
+def _refused(result: dict[str, Any]) -> int:
+    """A GraphQL error answer, printed as the CLI's own: input it cannot use exits 2, anything else 1."""
+    error = result["errors"][0]
+    print(f"catalog: {error.get('message')}", file=sys.stderr)
+    return EXIT_USAGE if error.get("extensions", {}).get("code") == "BAD_USER_INPUT" else EXIT_ERRORS
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("catalog-graph")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 # --- token -------------------------------------------------------------------------------------------------

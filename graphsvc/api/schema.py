@@ -6,17 +6,19 @@ Names here are the public contract (see the README and the exported `schema.grap
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
 )
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from graphsvc.api.budget import QueryBudget
 from graphsvc.api.cost import QueryCost
@@ -41,6 +43,8 @@ from graphsvc.store.timeline import Timeline
 from graphsvc.sync import SyncSummary
 from graphsvc.timestamps import from_datetime, now_micros, to_datetime
 from ingestors.read import SourceUnavailableError
+
+log = logging.getLogger(__name__)
 
 
 def canonical_ref(ref: str, default_kind: str | None = None) -> str:
@@ -482,8 +486,26 @@ class Query(CatalogQuery, TimeTravelQuery):
     pass
 
 
+class CatalogSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """The client's mistakes (bad input, a refusal, a limit: errors not caused by an exception of ours)
+        are one log line each; only unexpected errors are logged with their traceback, as Strawberry does."""
+        unexpected = []
+        for error in errors:
+            if _is_client_error(error):
+                log.info("refused: %s", error.message)
+            else:
+                unexpected.append(error)
+        super().process_errors(unexpected, execution_context)
+
+
+def _is_client_error(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or isinstance(original, GraphQLError)
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return CatalogSchema(
         query=Query,
         mutation=Mutation,
         types=[*ENTITY_TYPES.values(), CustomEntity, Relation],
