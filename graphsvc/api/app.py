@@ -8,6 +8,7 @@ one worker while the server keeps accepting and answering other requests on the 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
@@ -65,7 +66,8 @@ class ExecutionThreads:
 
     async def run(self, work: Callable[[], Awaitable[T]], costly: bool = False) -> T:
         pool = self._costly_pool if costly else self._pool
-        return await asyncio.get_running_loop().run_in_executor(pool, self._run, work)
+        context = contextvars.copy_context()  # the request's (its id, for the log lines written meanwhile)
+        return await asyncio.get_running_loop().run_in_executor(pool, context.run, self._run, work)
 
     def _run(self, work: Callable[[], Awaitable[T]]) -> T:
         loop = getattr(self._local, "loop", None)

@@ -11,6 +11,7 @@ a body holds the client's data, an `Authorization` header its credentials.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import secrets
@@ -23,6 +24,9 @@ from graphsvc.api.http_limits import header, refuse
 from graphsvc.api.operation_name import STATE_KEY
 
 logger = logging.getLogger("graphsvc.request")
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+"""The id of the request being served, for every log line written while serving it (`graphsvc.log_format`
+adds it); the execution threads run each operation in the request's context."""
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 HEADER = b"x-request-id"
 FIELDS = ("request_id", "method", "path", "status", "duration_ms", "principal", "operation", "bytes_sent", "client")
@@ -44,6 +48,7 @@ class RequestLog:
         request_id = _request_id(scope)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        current = current_request_id.set(request_id)
         sent: dict[str, int] = {"status": NO_RESPONSE, "bytes": 0}
 
         async def sending(message: Message) -> None:
@@ -64,6 +69,7 @@ class RequestLog:
             await refuse(sending, 500, f"internal error: the service's log has it under request id {request_id}")
         finally:
             _log(request_line(scope, state, sent["status"], sent["bytes"], time.perf_counter() - started))
+            current_request_id.reset(current)
 
 
 def request_line(scope: Scope, state: dict[str, Any], status: int, bytes_sent: int, seconds: float) -> dict[str, Any]:

@@ -131,3 +131,20 @@ def test_text_lines_when_configured(tmp_path: Path) -> None:
         r"principal=anonymous operation=Owners",
         line,
     ), line
+
+
+def test_bad_input_is_one_line_carrying_the_request_id(server: Server) -> None:
+    query = {"query": '{ entity(ref: "no-kind-here") { ref } }'}
+    response = httpx.post(f"{server.url}/graphql", json=query, headers={"x-request-id": "bad-input-1"})
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    request_line(server, "bad-input-1")  # written after the refusal's line: both are in the log now
+    records = [json.loads(line) for line in log_lines(server)]
+    refusals = [r for r in records if r.get("request_id") == "bad-input-1" and r["logger"] == "graphsvc.api.schema"]
+    assert [(r["level"], r["message"]) for r in refusals] == [
+        (
+            "info",
+            "refused: invalid entity ref 'no-kind-here': entity ref 'no-kind-here' has no kind and no default kind "
+            "applies; write it as [<kind>:][<namespace>/]<name>, e.g. component:no-kind-here",
+        )
+    ]
+    assert "Traceback" not in server.log.read_text()
