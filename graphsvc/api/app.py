@@ -56,8 +56,8 @@ serving (measured on 2 cores: one process left point queries as fast as with no 
 
 class ExecutionThreads:
     """Worker threads, each running coroutines on an event loop of its own: a pool for most operations, and a
-    small one for costly operations, so that however many of those arrive they never take the workers a
-    point query needs (it still shares the GIL with them)."""
+    small one for costly mutations, so that however many of those arrive they never take the workers a point
+    query needs (costly queries go to worker processes instead, `graphsvc.api.query_processes`)."""
 
     def __init__(self, workers: int = EXECUTION_WORKERS - COSTLY_WORKERS, costly_workers: int = COSTLY_WORKERS) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graphql")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphsvc.api.http_limits import refuse
+from graphsvc.auth.principal import anonymous_rate_key
 
 MAX_KEYS = 10_000
 EXEMPT_PATHS = frozenset({"/health", "/ready"})
@@ -86,4 +87,4 @@ def rate_key(scope: Scope) -> str:
     if principal is not None:
         return str(principal.rate_key)
     client = scope.get("client")
-    return f"anonymous:{client[0] if client else 'unknown'}"
+    return anonymous_rate_key(client[0] if client else "unknown")

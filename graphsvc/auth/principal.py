@@ -56,7 +56,12 @@ def operator() -> Principal:
 
 
 def anonymous(scopes: object, client: str) -> Principal:
-    return Principal.of("anonymous", scopes, rate_key=f"anonymous:{client}")
+    return Principal.of("anonymous", scopes, rate_key=anonymous_rate_key(client))
+
+
+def anonymous_rate_key(client: str) -> str:
+    """What an anonymous client's requests count against: its address."""
+    return f"anonymous:{client}"
 
 
 NOBODY = Principal.of("anonymous", ())

@@ -19,7 +19,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from graphsvc.auth.principal import Principal
 from graphsvc.config import SCOPES
@@ -94,10 +94,10 @@ class ApiTokens:
         active = [t for t in self.list() if t.revoked_at is None and name_or_id in (t.name, t.id)]
         if not active:
             raise TokenError(f"no active token named {name_or_id[:80]!r}")
-        token = active[0]
-        self._store().revoke_api_token(token.id, now_micros(), revoked_by)
+        revoked = replace(active[0], revoked_at=now_micros(), revoked_by=revoked_by)
+        self._store().revoke_api_token(revoked.id, revoked.revoked_at, revoked_by)
         self._forget()
-        return next(t for t in self.list() if t.id == token.id)
+        return revoked
 
     def list(self) -> list[ApiTokenRecord]:
         return self._store().api_tokens()

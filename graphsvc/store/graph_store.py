@@ -240,13 +240,10 @@ class GraphStore:
         rows = self.backend.read(self.statements.api_tokens)
         return [ApiTokenRecord(row[0], row[1], tuple(row[2].split()), *row[3:]) for row in rows]
 
-    def revoke_api_token(self, token_id: str, at: int, by: str) -> bool:
-        """Whether a token was revoked (False: no such token, or revoked already). Call on the writer thread:
-        between the check and the write nothing else writes (and the write changes only an active token)."""
-        if not any(t.id == token_id and t.revoked_at is None for t in self.api_tokens()):
-            return False
+    def revoke_api_token(self, token_id: str, at: int, by: str) -> None:
+        """Mark a token revoked; one revoked already keeps its first revocation (the statement changes only
+        an active token)."""
         self.write([(self.statements.revoke_api_token, {"id": token_id, "at": at, "by": by})])
-        return True
 
     # --- entity reads ------------------------------------------------------------------------------------------
 

@@ -4,9 +4,7 @@ Every list below an entity is a page (`first`); costly operations execute on wor
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,8 @@ from graphsvc.api.cost import request_cost
 from graphsvc.api.schema import schema
 from graphsvc.config import Settings
 from graphsvc.service import CatalogService
-from graphsvc.store import GraphStore, open_store
+from graphsvc.store import open_store
+from tests.api.snapshot_threads import record_snapshot_threads
 from tests.api.test_graphql import CATALOG, data, gql
 
 Served = tuple[TestClient, list[str]]
@@ -32,14 +31,7 @@ def served(tmp_path: Path, store_settings: Settings) -> Iterator[Served]:
     (tmp_path / "catalog-info.yaml").write_text(yaml.safe_dump_all(CATALOG))
     service = CatalogService(open_store(store_settings), store_settings)
     service.write_now(lambda: service.register(str(tmp_path / "catalog-info.yaml")))
-    opened: list[str] = []
-    snapshot = service.store.snapshot
-
-    def counted() -> AbstractContextManager[GraphStore]:
-        opened.append(threading.current_thread().name)
-        return snapshot()
-
-    service.store.snapshot = counted  # type: ignore[method-assign]
+    opened = record_snapshot_threads(service)
     with TestClient(create_app(service)) as http:
         yield http, opened
     service.close()

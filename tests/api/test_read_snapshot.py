@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,8 @@ from starlette.testclient import TestClient
 from graphsvc.api.app import create_app
 from graphsvc.config import Settings
 from graphsvc.service import CatalogService
-from graphsvc.store import GraphStore, open_store
+from graphsvc.store import open_store
+from tests.api.snapshot_threads import record_snapshot_threads
 from tests.store.catalog_builder import component, entity, group
 
 
@@ -27,14 +27,7 @@ def served(tmp_path: Path, store_settings: Settings) -> Iterator[tuple[TestClien
     settings = store_settings
     service = CatalogService(open_store(settings), settings)
     service.write_now(lambda: service.register(str(path)))
-    opened: list[str] = []
-    snapshot = service.store.snapshot
-
-    def counted() -> AbstractContextManager[GraphStore]:
-        opened.append(threading.current_thread().name)
-        return snapshot()
-
-    service.store.snapshot = counted  # type: ignore[method-assign]
+    opened = record_snapshot_threads(service)
     with TestClient(create_app(service)) as http:
         yield http, service, opened
     service.close()

@@ -47,6 +47,21 @@ from tests.suite_settings import suite_settings
 
 FAKE = Path(__file__).with_name("fake_catalog.py")
 
+RUN_BENCH_ROWS = [
+    "generate catalog",
+    "full ingest, wall",
+    "full ingest, peak RSS",
+    "no-op re-ingest, wall",
+    "store size on disk",
+    "query a: entity by ref",
+    "query b: entities by owner",
+    "query c: kind+type filter, first 100",
+    "query d: relations of one entity",
+    "query e: dependencies depth 6 from a hub",
+    "server peak RSS",
+    "re-ingest after 1% changed, wall",
+]
+
 
 def write_fake_cli(directory: Path) -> Path:
     """An executable named `catalog` that execs the stand-in (so its pid is the server's pid)."""
@@ -199,20 +214,7 @@ def test_a_whole_run_with_the_stand_in_cli(tmp_path: Path, fake_cli: Path, capsy
     assert main(args) == 0
     report = json.loads((tmp_path / "results.json").read_text())
     measures = [r["measure"] for r in report["results"]]
-    assert measures == [
-        "generate catalog",
-        "full ingest, wall",
-        "full ingest, peak RSS",
-        "no-op re-ingest, wall",
-        "store size on disk",
-        "query a: entity by ref",
-        "query b: entities by owner",
-        "query c: kind+type filter, first 100",
-        "query d: relations of one entity",
-        "query e: dependencies depth 6 from a hub",
-        "server peak RSS",
-        "re-ingest after 1% changed, wall",
-    ]
+    assert measures == RUN_BENCH_ROWS
     by_name = {r["measure"]: r for r in report["results"]}
     assert by_name["full ingest, peak RSS"]["value"] >= 64
     assert by_name["store size on disk"]["value"] >= 1
@@ -267,21 +269,6 @@ def test_remove_store_deletes_the_whole_directory(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------------------
 # Engines: Neo4j beside SQLite
-
-RUN_BENCH_ROWS = [
-    "generate catalog",
-    "full ingest, wall",
-    "full ingest, peak RSS",
-    "no-op re-ingest, wall",
-    "store size on disk",
-    "query a: entity by ref",
-    "query b: entities by owner",
-    "query c: kind+type filter, first 100",
-    "query d: relations of one entity",
-    "query e: dependencies depth 6 from a hub",
-    "server peak RSS",
-    "re-ingest after 1% changed, wall",
-]
 
 
 def neo4j_env(settings: Settings) -> dict[str, str]:
