@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from graphsvc.config import ConfigError, Settings, load_settings
+from graphsvc.progress_display import ProgressDisplay
 from graphsvc.store import StoreError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -84,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     locations = command("locations", "List the registered locations.", _locations)
     for sub in (errors, locations):
         sub.add_argument("--url", help="ask a running service instead of opening the store")
+    for sub in (ingest, refresh, unregister, errors, locations):
+        sub.add_argument("--json", action="store_true", help="print the answer as JSON (the service's fields)")
 
     query = command("query", "Run a GraphQL query and print the JSON result.", _query)
     query.add_argument("document", metavar="GRAPHQL")
@@ -274,31 +277,46 @@ def _ingest(args: argparse.Namespace) -> int:
         )
         variables = {"target": _target_for_service(args.target), "branch": args.branch, "glob": args.glob}
         return _print_sync(args, "registerLocation", _post(args.url, document, variables))
-    from ingestors.filesystems import DEFAULT_DISCOVERY_GLOB
     from ingestors.read import SourceUnavailableError
 
     service = _open_service(_settings(args))
     try:
-        with _progress_bar() as progress:
+        with ProgressDisplay() as display:
             summary = service.write_now(
-                lambda: service.register(args.target, branch=args.branch, glob=args.glob, progress=progress)
+                lambda: service.register(
+                    args.target,
+                    branch=args.branch,
+                    glob=args.glob,
+                    progress=display.syncing,
+                    read_progress=display.reading,
+                )
             )
     except SourceUnavailableError as error:
         print(f"catalog: {error}", file=sys.stderr)
         return EXIT_USAGE
     finally:
         service.close()
-    for error in summary.errors:
-        print(_error_line(error), file=sys.stderr)
-    if Path(args.target).is_dir() and not any(summary.counts.values()):
-        glob = args.glob or DEFAULT_DISCOVERY_GLOB
-        print(
-            f"catalog: warning: no file under {args.target} matches {glob}: nothing was ingested "
-            "(--glob PATTERN reads other files)",
-            file=sys.stderr,
-        )
-    print(f"synced {args.target}: {_counts(summary.counts)}")
-    return EXIT_ERRORS if args.strict and summary.errors else EXIT_OK
+    return _print_sync(args, "registerLocation", {"data": {"registerLocation": _sync_answer(summary)}})
+
+
+def _sync_answer(summary: Any) -> dict[str, Any]:
+    """A local sync's `SyncSummary` as the service answers it (`SYNC_FIELDS`): one printing for both."""
+    counts = summary.counts
+    run = {"id": summary.run_id, "status": "completed_with_errors" if summary.errors else "completed"}
+    run |= {name: counts[name] for name in ("added", "updated", "removed", "unchanged")}
+    run["errorCount"] = counts["errors"]
+    errors = [{key: error[stored] for key, stored in ERROR_KEYS.items()} for error in summary.errors]
+    return {"syncRun": run, "errors": errors}
+
+
+ERROR_KEYS = {
+    "category": "category",
+    "location": "location",
+    "line": "line",
+    "entityRef": "entity_ref",
+    "message": "message",
+}
+"""The fields of an error in SYNC_FIELDS, and the keys of a sync's error record they are."""
 
 
 def _ingest_history(args: argparse.Namespace) -> int:
@@ -344,33 +362,6 @@ def _print_commit(summary: Any) -> None:
 def _target_for_service(target: str) -> str:
     """Local paths are made absolute here, because the service resolves them from its own directory."""
     return target if "://" in target or target.startswith("git") else str(Path(target).resolve())
-
-
-class _progress_bar:
-    """A progress bar on stderr for long syncs (tqdm hides itself when stderr is not a terminal)."""
-
-    def __init__(self, unit: str = "entities") -> None:
-        self.unit = unit
-        self.doing: str | None = None
-
-    def __enter__(self) -> Any:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=0, unit=self.unit, file=sys.stderr, disable=None, leave=False)
-
-        def update(done: int, total: int, doing: str | None = None) -> None:
-            if doing is not None and doing != self.doing and not self.bar.disable:  # a new phase: its own rate
-                self.doing = doing
-                self.bar.reset(total)
-                self.bar.set_description_str(doing, refresh=False)
-            self.bar.total = total
-            self.bar.n = done
-            self.bar.refresh()
-
-        return update
-
-    def __exit__(self, *_: object) -> None:
-        self.bar.close()
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -465,6 +456,9 @@ def _errors(args: argparse.Namespace) -> int:
     result = _graphql(args, document, variables)
     if result.get("errors"):
         return _refused(result)
+    if args.json:
+        _print_json(result["data"]["errors"])
+        return EXIT_OK
     for error in result["data"]["errors"]:
         print(_error_line(error))
     return EXIT_OK
@@ -474,6 +468,9 @@ def _locations(args: argparse.Namespace) -> int:
     result = _graphql(args, "{ locations { target branch glob addedAt } }", {})
     if result.get("errors"):
         return _refused(result)
+    if args.json:
+        _print_json(result["data"]["locations"])
+        return EXIT_OK
     for location in result["data"]["locations"]:
         extra = "".join(f" {k}={location[k]}" for k in ("branch", "glob") if location[k])
         print(f"{location['target']}{extra} (added {location['addedAt']})")
@@ -486,14 +483,29 @@ def _graphql(args: argparse.Namespace, document: str, variables: dict[str, Any])
 
 
 def _print_sync(args: argparse.Namespace, field: str, result: dict[str, Any]) -> int:
+    """A sync's answer: errors on stderr and one line of counts, or (`--json`) the answer as JSON. A
+    directory no file of the glob matches is warned about: an empty answer from it is almost always a
+    wrong glob, not an empty catalog."""
     if result.get("errors"):
         return _refused(result)
     answer = result["data"][field]
-    for error in answer["errors"]:
-        print(_error_line(error), file=sys.stderr)
     run = answer["syncRun"]
     counts = {k: run[k] for k in ("added", "updated", "removed", "unchanged")} | {"errors": run["errorCount"]}
-    print(f"synced {args.target}: {_counts(counts)}")
+    if args.json:
+        _print_json(answer)
+    else:
+        for error in answer["errors"]:
+            print(_error_line(error), file=sys.stderr)
+    if field == "registerLocation" and Path(args.target).is_dir() and not any(counts.values()):
+        from ingestors.filesystems import DEFAULT_DISCOVERY_GLOB
+
+        print(
+            f"catalog: warning: no file under {args.target} matches {args.glob or DEFAULT_DISCOVERY_GLOB}: nothing "
+            "was ingested (--glob PATTERN reads other files)",
+            file=sys.stderr,
+        )
+    if not args.json:
+        print(f"synced {args.target}: {_counts(counts)}")
     return EXIT_ERRORS if args.strict and run["errorCount"] else EXIT_OK
 
 
@@ -626,8 +638,8 @@ def _export(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = open_store(settings)
     try:
-        with _progress_bar("rows") as progress:
-            summary = export_file(store, Path(args.file), progress)
+        with ProgressDisplay() as display:
+            summary = export_file(store, Path(args.file), display.rows)
     except OSError as error:
         print(f"catalog: cannot write {args.file}: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -650,8 +662,8 @@ def _import(args: argparse.Namespace) -> int:
     store = open_store(settings, partial_import=True)
     where = f"the store {_describe(settings)}"
     try:
-        with _progress_bar("rows") as progress:
-            summary = import_file(store, path, progress, store_name=where)
+        with ProgressDisplay() as display:
+            summary = import_file(store, path, display.rows, store_name=where)
     except ImportRefusedError as error:
         print(f"catalog: {error}", file=sys.stderr)
         return EXIT_ERRORS

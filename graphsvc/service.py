@@ -24,6 +24,7 @@ from graphsvc.store import GraphStore
 from graphsvc.sync import Progress, SyncSummary, sync_source
 from graphsvc.timestamps import now_micros
 from ingestors.documents import ReadResult
+from ingestors.locations import ReadProgress
 from ingestors.read import SourceUnavailableError, read_source
 from ingestors.reading_policy import ReadingPolicy
 
@@ -99,11 +100,13 @@ class CatalogService:
         branch: str | None = None,
         glob: str | None = None,
         progress: Progress | None = None,
+        read_progress: ReadProgress | None = None,
         principal: str | None = None,
     ) -> SyncSummary:
-        """Register a location and sync it. A location that cannot be read at all is not registered."""
+        """Register a location and sync it. A location that cannot be read at all is not registered.
+        `read_progress` is told as files are read (not from a worker process: there, reading is not shown)."""
         target = normalize_target(target)
-        result = self._read(target, branch, glob)
+        result = self._read(target, branch, glob, read_progress)
         self.store.register_location(target, now_micros(), branch, glob)
         return self._sync(target, result, progress, principal)
 
@@ -169,7 +172,9 @@ class CatalogService:
                 return location
         raise UnknownLocationError(f"no registered location {target!r}; registerLocation it first")
 
-    def _read(self, target: str, branch: str | None, glob: str | None) -> ReadResult:
+    def _read(
+        self, target: str, branch: str | None, glob: str | None, progress: ReadProgress | None = None
+    ) -> ReadResult:
         options = {
             "branch": branch,
             "timeout": self.settings.fetch_timeout_s,
@@ -179,7 +184,7 @@ class CatalogService:
         if glob:
             options["glob"] = glob
         if self._reader is None:
-            return read_source(target, **options)
+            return read_source(target, progress=progress, **options)
         try:
             return self._reader.submit(read_in_worker, target, options).result()
         except BrokenProcessPool:  # the reading process died (killed, out of memory): a new one next time

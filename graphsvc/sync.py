@@ -54,8 +54,12 @@ from graphsvc.store.schema import (
 from graphsvc.timestamps import now_micros
 from ingestors.documents import CatalogDocument, ReadResult
 
-BATCH_SIZE = 100_000
-Progress = Callable[[int, int], None]
+BATCH_SIZE = 10_000
+"""Entities per write of a sync (all in its one transaction): small enough that a progress display moves every
+few seconds on a large catalog, large enough that per-statement overhead does not show."""
+Progress = Callable[[int, int, str], None]
+"""Told as a sync goes: (done, total, phase), the phase one of `validating`, `writing`, `removing`."""
+VALIDATION_STEP = 1_000
 
 
 @dataclass
@@ -309,7 +313,9 @@ class _Sync:
     ) -> tuple[list[Candidate], list[Candidate]]:
         changed: list[Candidate] = []
         relocated: list[Candidate] = []
-        for candidate in candidates.values():
+        for done, candidate in enumerate(candidates.values()):
+            if self.progress and done % VALIDATION_STEP == 0:
+                self.progress(done, len(candidates), "validating")
             digest, state, location = existing.get(candidate.ref, (None, DANGLING, None))
             if digest == candidate.digest and state == PRESENT:
                 self.summary.unchanged += 1
@@ -331,6 +337,8 @@ class _Sync:
 
     def write_changes(self, changed: list[Candidate], existing: dict[str, tuple[str | None, str, str | None]]) -> None:
         total = len(changed)
+        if self.progress and total:
+            self.progress(0, total, "writing")
         for start in range(0, total, BATCH_SIZE):
             batch = changed[start : start + BATCH_SIZE]
             previously_present = {c.ref for c in batch if existing.get(c.ref, (None, DANGLING))[1] == PRESENT}
@@ -351,7 +359,7 @@ class _Sync:
                 else:
                     self.summary.added += 1
             if self.progress:
-                self.progress(min(start + BATCH_SIZE, total), total)
+                self.progress(min(start + BATCH_SIZE, total), total, "writing")
 
     def change_operations(
         self,
@@ -520,6 +528,8 @@ class _Sync:
                 ]
             )
             self.summary.removed += len(batch)
+            if self.progress:
+                self.progress(self.summary.removed, len(gone), "removing")
 
     def duplicate(self, document: CatalogDocument, ref: str, first: str) -> None:
         self.document_error("duplicate", _duplicate_message(ref, first), document, ref)

@@ -46,7 +46,7 @@ from ingestors.filesystems import (
     shown,
     split_glob,
 )
-from ingestors.locations import DEFAULT_LIMITS, ReadLimits, read_catalog
+from ingestors.locations import DEFAULT_LIMITS, ReadLimits, ReadProgress, read_catalog
 from ingestors.reading_policy import ReadingPolicy
 
 DEFAULT_CACHE_DIR = Path("~/.cache/catalog-graph/git")
@@ -73,6 +73,7 @@ def read_git(
     cache_dir: str | os.PathLike[str] | None = None,
     update: bool = True,
     known_digests: Mapping[str, str] | None = None,
+    progress: ReadProgress | None = None,
 ) -> ReadResult:
     """Read the catalog files matching `glob` in `repo` at `commit`, or at the head of `branch`
     (default: the repository's HEAD), and everything their Locations reach.
@@ -88,7 +89,9 @@ def read_git(
         filesystem = GitFilesystem(tree, repository.name)
         roots = [filesystem.location(path) for path in GlobPattern(glob).filter(tree.paths)]
         files = CatalogFiles(filesystem, fetch or policy_fetch(policy), policy, limits.fetch_timeout)
-        return read_catalog(roots, files, source=repo, limits=limits, commit_sha=sha, known_digests=known_digests)
+        return read_catalog(
+            roots, files, source=repo, limits=limits, commit_sha=sha, known_digests=known_digests, progress=progress
+        )
 
 
 def is_remote(repo: str) -> bool:

@@ -33,7 +33,7 @@ from ingestors.filesystems import (
     decode_file_text,
     split_glob,
 )
-from ingestors.locations import DEFAULT_LIMITS, ReadLimits, read_catalog
+from ingestors.locations import DEFAULT_LIMITS, ReadLimits, ReadProgress, read_catalog
 from ingestors.reading_policy import ReadingPolicy
 
 FILE_PREFIX = "file:"
@@ -149,6 +149,7 @@ def read_local(
     limits: ReadLimits = DEFAULT_LIMITS,
     source: str | None = None,
     known_digests: Mapping[str, str] | None = None,
+    progress: ReadProgress | None = None,
 ) -> ReadResult:
     """Read a catalog file, or every file matching `glob` under a directory, and all they point at, held to
     `policy` (`ReadingRefused` when `path` is not under an allowed root). `fetch` defaults to the policy's."""
@@ -158,9 +159,15 @@ def read_local(
     files = CatalogFiles(LocalFilesystem(root, policy), fetch or policy_fetch(policy), policy, limits.fetch_timeout)
     if path.is_dir():
         roots = [file_location(found) for found in find_files(path, glob)]
-        return read_catalog(roots, files, source=shown, limits=limits, known_digests=known_digests)
+        return read_catalog(roots, files, source=shown, limits=limits, known_digests=known_digests, progress=progress)
     if not path.exists():
         raise SourceUnavailableError(f"no such file or directory: {path}")
     return read_catalog(
-        [file_location(path)], files, source=shown, limits=limits, strict_roots=True, known_digests=known_digests
+        [file_location(path)],
+        files,
+        source=shown,
+        limits=limits,
+        strict_roots=True,
+        known_digests=known_digests,
+        progress=progress,
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -44,6 +44,9 @@ from ingestors.yaml_documents import (
 )
 
 DEFAULT_MAX_FILES = 100_000
+ReadProgress = Callable[[int, int, int], None]
+"""Told after each catalog file is read: (files read, files known so far, documents read). Files known grows
+as Locations point at more files, so it is a total only once the walk has found everything."""
 FOLLOWED_LOCATION_TYPES = (None, "url", "file")
 
 
@@ -75,6 +78,7 @@ def read_catalog(
     strict_roots: bool = False,
     commit_sha: str | None = None,
     known_digests: Mapping[str, str] | None = None,
+    progress: ReadProgress | None = None,
 ) -> ReadResult:
     """Read `roots` (locations) and everything their Locations reach.
 
@@ -82,12 +86,13 @@ def read_catalog(
     reported: right for a source that *is* one file or URL, where nothing read must not look like an
     empty catalog. `known_digests` (location -> digest, from the last sync's `file_digests`) lets the read
     skip parsing files whose content has not changed: a no-op re-sync of a large catalog is mostly YAML
-    parsing otherwise.
+    parsing otherwise. `progress` is told after each file (a display's business; the read does not wait).
     """
     if is_undecodable(source):  # it would be stored with every entity: it must be text
         raise SourceUnavailableError(f"{shown(source)} is not valid UTF-8")
     walk = _CatalogWalk(files, limits, ReadResult(source=source, commit_sha=commit_sha), strict_roots)
     walk.known_digests = known_digests or {}
+    walk.progress = progress
     with _cycle_collection_paused():
         walk.run(roots)
     return walk.result
@@ -170,6 +175,7 @@ class _CatalogWalk:
         self.placeholders = PlaceholderResolver(files, self.yaml_limits)
         self.visited: set[str] = set()
         self.known_digests: Mapping[str, str] = {}
+        self.progress: ReadProgress | None = None
 
     def run(self, roots: Sequence[str]) -> None:
         """Depth first: a file's targets are read right after it, and `chain` is the path that led here."""
@@ -194,8 +200,10 @@ class _CatalogWalk:
             if self.known_digests.get(visit.location) == digest:
                 self.result.unchanged_locations.add(visit.location)
                 self.result.file_digests[visit.location] = digest
-                continue
-            pending.extend(reversed(self._read_documents(visit, text, digest)))
+            else:
+                pending.extend(reversed(self._read_documents(visit, text, digest)))
+            if self.progress:
+                self.progress(self.result.files_read, len(self.visited) + len(pending), len(self.result.documents))
 
     def _stop(self, first_unread: _Visit, pending: list[_Visit]) -> None:
         unread = ({first_unread.location} | {visit.location for visit in pending}) - self.visited

@@ -30,7 +30,7 @@ from ingestors.filesystems import (
 )
 from ingestors.git import is_clone_url, read_git
 from ingestors.local import read_local
-from ingestors.locations import DEFAULT_LIMITS, ReadLimits, read_catalog
+from ingestors.locations import DEFAULT_LIMITS, ReadLimits, ReadProgress, read_catalog
 from ingestors.reading_policy import ReadingPolicy
 
 __all__ = ["ReadLimits", "ReadingPolicy", "ReadingRefused", "SourceUnavailableError", "read_source"]
@@ -48,6 +48,7 @@ def read_source(
     timeout: float | None = None,
     known_digests: Mapping[str, str] | None = None,
     policy: ReadingPolicy | None = None,
+    progress: ReadProgress | None = None,
 ) -> ReadResult:
     """Read the catalog at `source` (see the module's table for what a source can be), and only what
     `policy` allows (default: `ReadingPolicy.default()`, the configured one).
@@ -55,7 +56,7 @@ def read_source(
     `timeout` (seconds per HTTP request) is a shorthand for `limits.fetch_timeout`; `cache_dir` is where
     remote git repositories are cloned (default `~/.cache/catalog-graph/git`); `known_digests` are the last
     sync's file digests, so that unchanged files are not parsed again. `fetch` replaces the policy's own
-    fetch (tests); the policy's host check still comes first.
+    fetch (tests); the policy's host check still comes first. `progress` is told after each file read.
     """
     policy = policy if policy is not None else ReadingPolicy.default()
     fetch = fetch if fetch is not None else policy_fetch(policy)
@@ -73,6 +74,7 @@ def read_source(
             limits=limits,
             cache_dir=cache_dir,
             known_digests=known_digests,
+            progress=progress,
         )
         result.source = source
         return result
@@ -80,7 +82,13 @@ def read_source(
         _check_url(source, policy)
         files = CatalogFiles(None, fetch, policy, limits.fetch_timeout)
         return read_catalog(
-            [URL_PREFIX + source], files, source=source, limits=limits, strict_roots=True, known_digests=known_digests
+            [URL_PREFIX + source],
+            files,
+            source=source,
+            limits=limits,
+            strict_roots=True,
+            known_digests=known_digests,
+            progress=progress,
         )
     return read_local(
         _local_path(source),
@@ -90,6 +98,7 @@ def read_source(
         limits=limits,
         source=source,
         known_digests=known_digests,
+        progress=progress,
     )
 
 

@@ -1,16 +1,20 @@
 """`catalog refresh / unregister / errors / locations / --version`, `ingest --strict` and the warning for a
-directory that matches nothing: the same text, whether the command opens the store or goes through a
-running service (`--url`); and bad input is one line in the service's log, not a traceback."""
+directory that matches nothing: the same text (and with `--json` the same JSON), whether the command opens the
+store or goes through a running service (`--url`); a progress line on a terminal only; and bad input is one
+line in the service's log, not a traceback."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.torture.processes import Server, catalog, serve
+from tests.torture.processes import CATALOG, REPO, Server, _env, catalog, serve
 
 GOOD = {
     "apiVersion": "backstage.io/v1alpha1",
@@ -103,3 +107,86 @@ def test_bad_input_is_one_line_in_the_service_log_not_a_traceback(server: Server
     assert run("refresh", str(workdir / "nowhere"), "--url", server.url)[0] == 2
     log = server.log.read_text()
     assert "Traceback" not in log and "no registered location" not in log  # one INFO line, below serve's WARNING
+
+
+@pytest.mark.parametrize("through", ["store", "service"])
+def test_json_answers_are_the_services_fields_locally_and_through_a_service(
+    workdir: Path, through: str, request: pytest.FixtureRequest
+) -> None:
+    where = (
+        ["--url", request.getfixturevalue("server").url] if through == "service" else ["--store", str(workdir / "s")]
+    )
+    target = str(workdir / "catalog")
+    error = {
+        "category": "validation",
+        "location": f"file:{target}/catalog-info.yaml",
+        "line": 10,
+        "entityRef": "component:default/bad name!",
+        "message": NAME_ERROR,
+    }
+
+    code, out, err = run("ingest", target, "--json", *where)
+    answer = json.loads(out)
+    assert (code, err) == (0, "")
+    assert answer["syncRun"].pop("id")
+    assert answer == {
+        "syncRun": {
+            "status": "completed_with_errors",
+            "added": 1,
+            "updated": 0,
+            "removed": 0,
+            "unchanged": 0,
+            "errorCount": 1,
+        },
+        "errors": [error],
+    }
+    assert json.loads(run("errors", "--json", *where)[1]) == [error]
+    [location] = json.loads(run("locations", "--json", *where)[1])
+    assert (location["target"], location["branch"], location["glob"]) == (target, None, None)
+    code, out, _ = run("unregister", target, "--json", *where)
+    assert json.loads(out)["syncRun"]["removed"] == 1
+
+
+def test_ingest_on_a_terminal_shows_reading_validating_and_writing(workdir: Path) -> None:
+    """On a terminal one line shows each phase as it goes; the same ingest into a pipe shows none of it
+    (the other tests: stderr holds only errors and warnings)."""
+    catalog_dir = workdir / "many"
+    catalog_dir.mkdir()
+    for n in range(30):
+        component = GOOD | {"metadata": {"name": f"c{n}"}}
+        (catalog_dir / f"c{n}.yaml").write_text(yaml.safe_dump(component))
+    controller, terminal = os.openpty()
+    try:
+        done = subprocess.run(
+            [*CATALOG, "ingest", str(catalog_dir), "--glob", "*.yaml", "--store", str(workdir / "s")],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            cwd=REPO,
+            env=_env() | {"COLUMNS": "120", "LINES": "24"},
+            timeout=300,
+            check=False,
+        )
+        os.close(terminal)
+        shown = _read_all(controller)
+    finally:
+        os.close(controller)
+    assert (
+        done.returncode == 0
+        and done.stdout == f"synced {catalog_dir}: 30 added, 0 updated, 0 removed, 0 unchanged, 0 errors\n".encode()
+    )
+    assert "reading: 100%" in shown and "30/30 [" in shown and "30 documents" in shown
+    assert "validating:" in shown and "writing: 100%" in shown
+    assert "files/s" in shown and "entities/s" in shown  # each phase its own rate
+
+
+def _read_all(controller: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal's other end is closed: everything has been read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
