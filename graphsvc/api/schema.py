@@ -158,7 +158,7 @@ class SyncRun:
     updated: int
     removed: int
     unchanged: int
-    error_count: int
+    errors_recorded: strawberry.Private[int]
     principal: str | None = strawberry.field(
         description="Who started the sync: token:<name>, user:default/<name>, anonymous, cli:<os user> "
         "(the operator's shell), service:scheduler; null for syncs recorded before principals were."
@@ -177,9 +177,18 @@ class SyncRun:
             updated=r.updated or 0,
             removed=r.removed or 0,
             unchanged=r.unchanged or 0,
-            error_count=r.errors or 0,
+            errors_recorded=r.errors or 0,
             principal=r.principal,
         )
+
+    @strawberry.field(
+        description="How many errors this sync recorded; with location, how many about that file of its source "
+        "(as errors(syncRun:, location:) lists them)."
+    )
+    def error_count(self, info: Info, location: str | None = None) -> int:
+        if location is None:
+            return self.errors_recorded
+        return info.context.store.count_errors(self.id, location)
 
 
 @strawberry.type(description="Something a sync could not accept: where it is and what is wrong.")

@@ -695,14 +695,21 @@ class Statements:
         )
 
     def errors(self, active: tuple[str, ...]) -> str:
+        cols = ", ".join(f"x.{f}" for f in SYNC_ERROR_FIELDS)
+        where = self._error_conditions(active)
+        return f"MATCH (x:SyncError) WHERE {where} RETURN {cols} ORDER BY x.at DESC, x.id LIMIT $limit"
+
+    def count_errors(self, active: tuple[str, ...]) -> str:
+        return f"MATCH (x:SyncError) WHERE {self._error_conditions(active)} RETURN count(x)"
+
+    @staticmethod
+    def _error_conditions(active: tuple[str, ...]) -> str:
         conditions = {
             "sync_runs": "x.sync_run IN $sync_runs",
             "location": "x.location = $location",
             "entity_ref": "x.entity_ref = $entity_ref",
         }
-        where = " AND ".join(conditions[name] for name in active) or "true"
-        cols = ", ".join(f"x.{f}" for f in SYNC_ERROR_FIELDS)
-        return f"MATCH (x:SyncError) WHERE {where} RETURN {cols} ORDER BY x.at DESC, x.id LIMIT $limit"
+        return " AND ".join(conditions[name] for name in active) or "true"
 
     @cached_property
     def latest_run_ids(self) -> str:

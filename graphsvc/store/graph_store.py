@@ -431,6 +431,12 @@ class GraphStore:
         active = tuple(k for k in ("sync_runs", "location", "entity_ref") if k in params)
         return [ErrorRecord(*row) for row in self.backend.read(self.statements.errors(active), params)]
 
+    def count_errors(self, sync_run: str, location: str | None = None) -> int:
+        """How many errors a sync run recorded, or recorded about one location (file) of its source."""
+        params: dict[str, Any] = {"sync_runs": [sync_run]} | ({"location": location} if location is not None else {})
+        statement = self.statements.count_errors(tuple(params))
+        return int(self.backend.read(statement, params)[0][0])
+
     # --- whole-store imports (graphsvc.portable) -------------------------------------------------------------
 
     def count_rows(self, table: str) -> int:

@@ -637,13 +637,20 @@ class SqlStatements:
         )
 
     def errors(self, active: tuple[str, ...]) -> str:
+        where = self._error_conditions(active)
+        return f"SELECT {', '.join(SYNC_ERROR_FIELDS)} FROM sync_error WHERE {where} ORDER BY at DESC, id LIMIT :limit"
+
+    def count_errors(self, active: tuple[str, ...]) -> str:
+        return f"SELECT count(*) FROM sync_error WHERE {self._error_conditions(active)}"
+
+    @staticmethod
+    def _error_conditions(active: tuple[str, ...]) -> str:
         conditions = {
             "sync_runs": "sync_run IN (SELECT value FROM json_each(:sync_runs))",
             "location": "location = :location",
             "entity_ref": "entity_ref = :entity_ref",
         }
-        where = " AND ".join(conditions[name] for name in active) or "1"
-        return f"SELECT {', '.join(SYNC_ERROR_FIELDS)} FROM sync_error WHERE {where} ORDER BY at DESC, id LIMIT :limit"
+        return " AND ".join(conditions[name] for name in active) or "1"
 
     @cached_property
     def latest_run_ids(self) -> str:
