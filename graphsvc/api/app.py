@@ -1,4 +1,4 @@
-"""The ASGI application: GraphQL (with GraphiQL) at /graphql, and a health check.
+"""The ASGI application: GraphQL (with GraphiQL, its files served from the package) at /graphql, and a health check.
 
 Each GraphQL operation executes on a worker thread with an event loop of its own, not on the server's loop:
 store reads are blocking calls (`sqlite3` releases the GIL while SQLite works), so one slow query occupies
@@ -22,7 +22,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -31,6 +31,7 @@ from graphsvc.api.authentication import Authentication
 from graphsvc.api.budget import too_large
 from graphsvc.api.context import Context, execute_in_one_state
 from graphsvc.api.cost import is_costly, request_cost
+from graphsvc.api.graphiql import GraphiQLAssets, GraphiQLPage
 from graphsvc.api.http_limits import HttpLimits
 from graphsvc.api.metrics import Metrics, RequestMetrics
 from graphsvc.api.operation_name import OperationName
@@ -100,11 +101,19 @@ def _depth(value: Any) -> int:
 
 
 class CatalogGraphQL(GraphQL):
-    def __init__(self, service: CatalogService, threads: ExecutionThreads, processes: QueryProcesses) -> None:
+    def __init__(
+        self, service: CatalogService, threads: ExecutionThreads, processes: QueryProcesses, page: GraphiQLPage
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self.service = service
         self.threads = threads
         self.processes = processes
+        self.page = page
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Our GraphiQL page (`graphsvc.api.graphiql`), whose files the service serves itself, instead of
+        Strawberry's, which loads them from a CDN."""
+        return self.page.response()
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         """The request's principal, as `Authentication` found it (nobody, for a request that came in without
@@ -211,7 +220,8 @@ def create_app(
         for callback in on_shutdown or []:
             callback()
 
-    graphql = CatalogGraphQL(service, threads, processes)
+    assets = GraphiQLAssets()
+    graphql = CatalogGraphQL(service, threads, processes, GraphiQLPage(assets.url))
     metrics = Metrics(service)
     app = Starlette(
         routes=[
@@ -219,6 +229,7 @@ def create_app(
             Route("/health", health),
             Route("/ready", ready),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            assets.route(),
             Route("/metrics", metrics.endpoint),
         ],
         lifespan=lifespan,

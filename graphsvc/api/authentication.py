@@ -7,10 +7,11 @@ do not verify are refused even where anonymous access would do: a client with a 
 so, not silently read less.
 
 What each route needs (`ROUTE_SCOPES`): `/health` and `/ready` are open (load balancers ask them, and they
-tell nothing but up or down), so is the GraphiQL page (static HTML; the queries it sends are checked like
-any other); everything else needs `read`. Mutations need more, checked field by field in the schema
-(`graphsvc.api.permissions`). Refusals are 401 (no or bad credentials, with `WWW-Authenticate`) or 403 (not
-allowed), in GraphQL's error shape with code `UNAUTHENTICATED` or `FORBIDDEN`, and say nothing of what exists.
+tell nothing but up or down), so are the GraphiQL page and its files under /graphql/assets/ (static HTML,
+scripts and styles; the queries the page sends are checked like any other); everything else needs `read`.
+Mutations need more, checked field by field in the schema (`graphsvc.api.permissions`). Refusals are 401 (no
+or bad credentials, with `WWW-Authenticate`) or 403 (not allowed), in GraphQL's error shape with code
+`UNAUTHENTICATED` or `FORBIDDEN`, and say nothing of what exists.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from graphsvc.api.graphiql import ASSETS_PATH
 from graphsvc.api.http_limits import header, refuse
 from graphsvc.auth.oidc import InvalidBearerToken, OidcVerifier
 from graphsvc.auth.principal import Principal, anonymous
@@ -38,7 +40,7 @@ class Authentication:
         self.anonymous_scopes = anonymous_scopes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_ROUTES:
+        if scope["type"] != "http" or _is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         credential = _bearer(scope)
@@ -83,6 +85,11 @@ class Authentication:
             return None
         client = scope.get("client")
         return anonymous(self.anonymous_scopes, client[0] if client else "unknown")
+
+
+def _is_open(path: str) -> bool:
+    """Open to every request, with credentials or without: the health checks, the GraphiQL page's files."""
+    return path in OPEN_ROUTES or path.startswith(ASSETS_PATH)
 
 
 def _bearer(scope: Scope) -> str | None:
