@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from graphsvc.api.authentication import Authentication
+from graphsvc.api.backstage import backstage_routes
 from graphsvc.api.budget import too_large
 from graphsvc.api.context import Context, execute_in_one_state
 from graphsvc.api.cost import is_costly, request_cost
@@ -231,6 +232,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             assets.route(),
             Route("/metrics", metrics.endpoint),
+            *backstage_routes(service),
         ],
         lifespan=lifespan,
     )

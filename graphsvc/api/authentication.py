@@ -11,7 +11,8 @@ tell nothing but up or down), so are the GraphiQL page and its files under /grap
 scripts and styles; the queries the page sends are checked like any other); everything else needs `read`.
 Mutations need more, checked field by field in the schema (`graphsvc.api.permissions`). Refusals are 401 (no
 or bad credentials, with `WWW-Authenticate`) or 403 (not allowed), in GraphQL's error shape with code
-`UNAUTHENTICATED` or `FORBIDDEN`, and say nothing of what exists.
+`UNAUTHENTICATED` or `FORBIDDEN`, and say nothing of what exists; under /api/catalog (the Backstage REST API) in
+Backstage's error body instead, `AuthenticationError` or `NotAllowedError` (`graphsvc.api.backstage.errors`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from graphsvc.api.backstage.errors import is_backstage_path
+from graphsvc.api.backstage.errors import refuse as backstage_refuse
 from graphsvc.api.graphiql import ASSETS_PATH
 from graphsvc.api.http_limits import header, refuse
 from graphsvc.auth.oidc import InvalidBearerToken, OidcVerifier
@@ -50,15 +53,17 @@ class Authentication:
             try:
                 principal = await self._authenticate(credential)
             except InvalidBearerToken as error:
-                await _unauthenticated(send, str(error), invalid=True)
+                await _unauthenticated(send, str(error), invalid=True, scope=scope)
                 return
         scope.setdefault("state", {})["principal"] = principal
         if _is_graphiql_page(scope):
             await self.app(scope, receive, send)
         elif principal is None:
-            await _unauthenticated(send, "this service needs credentials: send Authorization: Bearer <token>")
+            await _unauthenticated(
+                send, "this service needs credentials: send Authorization: Bearer <token>", scope=scope
+            )
         elif not principal.allows("read"):
-            await refuse(send, 403, "your credentials do not allow reading the catalog (scope read)", "FORBIDDEN")
+            await _forbidden(scope, send, "your credentials do not allow reading the catalog (scope read)")
         else:
             await self.app(scope, receive, send)
 
@@ -109,6 +114,19 @@ def _is_graphiql_page(scope: Scope) -> bool:
     return accepts_html and "query" not in parse_qs(scope.get("query_string", b"").decode("latin-1"))
 
 
-async def _unauthenticated(send: Send, message: str, *, invalid: bool = False) -> None:
+async def _unauthenticated(send: Send, message: str, *, invalid: bool = False, scope: Scope | None = None) -> None:
     challenge = 'Bearer realm="catalog"' + (', error="invalid_token"' if invalid else "")
+    if scope is not None and is_backstage_path(scope["path"]):  # the REST API answers in Backstage's error body
+        message = message if invalid else "Missing credentials"
+        await backstage_refuse(
+            scope, send, 401, "AuthenticationError", message, [(b"www-authenticate", challenge.encode())]
+        )
+        return
     await refuse(send, 401, message, "UNAUTHENTICATED", headers=[(b"www-authenticate", challenge.encode())])
+
+
+async def _forbidden(scope: Scope, send: Send, message: str) -> None:
+    if is_backstage_path(scope["path"]):
+        await backstage_refuse(scope, send, 403, "NotAllowedError", message)
+    else:
+        await refuse(send, 403, message, "FORBIDDEN")
