@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graphsvc.api.backstage.errors import STATUS_NAMES, is_backstage_path
+from graphsvc.api.backstage.errors import refuse as backstage_refuse
+
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -39,11 +42,11 @@ class HttpLimits:
         send = _with_security_headers(send)
         host = _host(scope)
         if "*" not in self.allowed_hosts and host not in self.allowed_hosts:
-            await self._refuse(send, 400, f"the Host header {host!r} is not a name this service answers to")
+            await self._refuse(scope, send, 400, f"the Host header {host!r} is not a name this service answers to")
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await self._refuse(send, 413, self._too_large(declared))
+            await self._refuse(scope, send, 413, self._too_large(declared))
             return
         body = bytearray()
         deadline = asyncio.get_running_loop().time() + self.read_timeout_s
@@ -51,13 +54,15 @@ class HttpLimits:
             try:
                 message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
             except TimeoutError:
-                await self._refuse(send, 408, f"the request body did not arrive within {self.read_timeout_s:g} s")
+                await self._refuse(
+                    scope, send, 408, f"the request body did not arrive within {self.read_timeout_s:g} s"
+                )
                 return
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")
             if len(body) > self.max_body_bytes:
-                await self._refuse(send, 413, self._too_large(len(body)))
+                await self._refuse(scope, send, 413, self._too_large(len(body)))
                 return
             if not message.get("more_body", False):
                 break
@@ -67,15 +72,24 @@ class HttpLimits:
         return f"the request body ({size:,} bytes or more) is over the limit of {self.max_body_bytes:,} bytes"
 
     @staticmethod
-    async def _refuse(send: Send, status: int, message: str) -> None:
-        await refuse(send, status, message, headers=[(b"connection", b"close")])
+    async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
+        await refuse(send, status, message, headers=[(b"connection", b"close")], scope=scope)
 
 
 async def refuse(
-    send: Send, status: int, message: str, code: str | None = None, headers: Sequence[tuple[bytes, bytes]] = ()
+    send: Send,
+    status: int,
+    message: str,
+    code: str | None = None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    scope: Scope | None = None,
 ) -> None:
     """Answer a request refused before the application saw it, in GraphQL's JSON error shape (with
-    `extensions.code` when given), so a client reads every error the same way."""
+    `extensions.code` when given), so a client reads every error the same way; a request of the Backstage REST
+    API (`scope`'s path under /api/catalog) in Backstage's error body instead."""
+    if scope is not None and is_backstage_path(scope["path"]):
+        await backstage_refuse(scope, send, status, STATUS_NAMES[status], message, headers)
+        return
     error: dict[str, object] = {"message": message}
     if code:
         error["extensions"] = {"code": code}

@@ -67,17 +67,18 @@ class RateLimit:
         if scope["type"] == "http" and scope["path"] not in EXEMPT_PATHS:
             wait = self.buckets.take(rate_key(scope))
             if wait > 0:
-                await self._refuse(send, math.ceil(wait))
+                await self._refuse(scope, send, math.ceil(wait))
                 return
         await self.app(scope, receive, send)
 
-    async def _refuse(self, send: Send, retry_after: int) -> None:
+    async def _refuse(self, scope: Scope, send: Send, retry_after: int) -> None:
         buckets = self.buckets
         message = (
             f"rate limit exceeded: {buckets.per_s:g} requests per second, in bursts of up to {buckets.burst}, "
             f"per token, user or anonymous address; retry in {retry_after} s"
         )
-        await refuse(send, 429, message, "RATE_LIMITED", headers=[(b"retry-after", str(retry_after).encode())])
+        retry = [(b"retry-after", str(retry_after).encode())]
+        await refuse(send, 429, message, "RATE_LIMITED", headers=retry, scope=scope)
 
 
 def rate_key(scope: Scope) -> str:

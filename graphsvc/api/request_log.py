@@ -66,7 +66,8 @@ class RequestLog:
             if sent["status"] != NO_RESPONSE:
                 raise  # the response has begun: nothing else can be sent
             logger.exception("request %s failed", request_id, extra={"fields": {"request_id": request_id}})
-            await refuse(sending, 500, f"internal error: the service's log has it under request id {request_id}")
+            message = f"internal error: the service's log has it under request id {request_id}"
+            await refuse(sending, 500, message, scope=scope)
         finally:
             _log(request_line(scope, state, sent["status"], sent["bytes"], time.perf_counter() - started))
             current_request_id.reset(current)

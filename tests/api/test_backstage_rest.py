@@ -412,6 +412,37 @@ def test_writes_need_the_write_scope(closed: tuple[TestClient, dict[str, str]], 
     assert valid.status_code == 200
 
 
+def test_refusals_before_any_route_are_backstage_errors_too(tmp_path: Path) -> None:
+    """A body over the limit and a request past the rate limit, refused by the middleware before the REST
+    routes see them, are answered in Backstage's error body on /api/catalog (and in GraphQL's on /graphql)."""
+    settings = suite_settings(store_dir=tmp_path / "store", http_max_body_bytes=1000, rate_limit_burst=1)
+    service = _open(settings.model_copy(update={"rate_limit_per_s": 0.001}))
+    try:
+        with TestClient(create_app(service)) as http:
+            big = http.post("/api/catalog/entities/by-refs", json={"entityRefs": ["component:x" * 200]})
+            assert (big.status_code, big.json()) == (
+                413,
+                {
+                    "error": {
+                        "name": "PayloadTooLargeError",
+                        "message": "the request body (2,219 bytes or more) is over the limit of 1,000 bytes",
+                    },
+                    "request": {"method": "POST", "url": "/entities/by-refs"},
+                    "response": {"statusCode": 413},
+                },
+            )
+            answers = [http.get("/api/catalog/entities?limit=1") for _ in range(2)]  # a burst of one
+            assert [a.status_code for a in answers] == [200, 429]
+            limited = answers[1].json()
+            assert limited["error"]["name"] == "TooManyRequestsError" and limited["response"] == {"statusCode": 429}
+            assert limited["request"] == {"method": "GET", "url": "/entities?limit=1"}
+            assert http.post("/graphql", json={"query": "{ locations { target } }"}).json()["errors"][0][
+                "extensions"
+            ] == {"code": "RATE_LIMITED"}
+    finally:
+        service.close()
+
+
 # --- the search rows, read one key at a time -------------------------------------------------------------------
 
 

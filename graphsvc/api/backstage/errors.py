@@ -49,6 +49,22 @@ def error_response(scope: Scope, error: BackstageError) -> JSONResponse:
     return JSONResponse(error_body(scope, error.status, error.name, error.message), status_code=error.status)
 
 
+STATUS_NAMES = {
+    400: "InputError",
+    401: "AuthenticationError",
+    403: "NotAllowedError",
+    404: "NotFoundError",
+    408: "RequestTimeoutError",
+    409: "ConflictError",
+    413: "PayloadTooLargeError",
+    429: "TooManyRequestsError",
+    500: "Error",
+}
+"""The error name of each status a request may be refused with before any route sees it (`http_limits.refuse`):
+Backstage's own names where Backstage has one (its `@backstage/errors`; 413 is what its body parser names), and
+for a timeout and the rate limit, which Backstage's catalog does not answer, names in the same style."""
+
+
 def is_backstage_path(path: str) -> bool:
     """Whether a request is for the REST routes (answered in Backstage's error shape, also when refused)."""
     return path == MOUNT or path.startswith(MOUNT + "/")
