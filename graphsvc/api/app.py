@@ -253,7 +253,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=limits.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],  # DELETE: the REST API's DELETE /locations/:id
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["X-Request-Id"],
         )

@@ -64,7 +64,7 @@ def test_a_configured_origin_may_call_the_api(app_with: MakeClient) -> None:
     assert preflight.status_code == 200
     assert cors_headers(preflight.headers) == {
         "access-control-allow-origin": ALLOWED,
-        "access-control-allow-methods": "GET, POST",
+        "access-control-allow-methods": "GET, POST, DELETE",
         "access-control-allow-headers": "Accept, Accept-Language, Authorization, Content-Language, Content-Type",
         "access-control-max-age": "600",
     }
