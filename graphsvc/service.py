@@ -59,6 +59,8 @@ def normalize_target(target: str) -> str:
     target = target.strip()
     if not target:
         raise SourceUnavailableError("the target is empty: name a file, a directory, a URL or a git repository")
+    if "\x00" in target:  # no path or URL holds one; Python's path functions raise on it
+        raise SourceUnavailableError("the target holds a NUL character: no file, directory or URL is named so")
     if "://" in target or target.startswith(("git+", "git@")):
         return target
     return str(Path(target).expanduser().resolve())

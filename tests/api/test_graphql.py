@@ -261,6 +261,16 @@ def test_registering_an_empty_target_is_an_error_not_the_working_directory(clien
     assert len(data(client, "{ locations { target } }")["locations"]) == 1  # the fixture's own, nothing added
 
 
+def test_a_target_holding_a_nul_character_is_an_error(client: TestClient) -> None:
+    """Found by the GraphQL fuzz suite: it reached Python's path functions, which raise on NUL (a 500)."""
+    for mutation in ("registerLocation(target: $t)", "refresh(source: $t)", "unregisterLocation(target: $t)"):
+        result = gql(client, f"mutation($t: String!) {{ {mutation} {{ syncRun {{ added }} }} }}", t="cat\u0000alog")
+        assert result["errors"][0]["message"] == (
+            "the target holds a NUL character: no file, directory or URL is named so"
+        ), mutation
+    assert len(data(client, "{ locations { target } }")["locations"]) == 1
+
+
 def test_ready_says_whether_the_store_answers(tmp_path: Path, store_settings: Settings) -> None:
     service = CatalogService(open_store(store_settings), store_settings)
     with TestClient(create_app(service)) as http:
