@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from graphsvc.model import Relation, parse_entity_ref
+from graphsvc.model import REVERSE_RELATION, Relation, parse_entity_ref
 from graphsvc.store.backend import Insert
 from graphsvc.store.schema import CHANGE_BATCH, CHANGE_EVENT
 
@@ -55,9 +55,12 @@ class EventBatch:
         """An entity added or updated (`version` is the version it opened) or removed (`previous` it closed)."""
         self._add(kind, ref, subject, version=version, previous=previous, location=subject.location)
 
-    def relation(self, kind: str, relation: Relation, subject: Subject) -> None:
-        """A forward relation edge opened or closed; `subject` is its source entity (an edge has no location)."""
-        self._add(kind, relation.source, subject, relation_type=relation.type, target_ref=relation.target)
+    def relation(self, kind: str, origin: str, relation: Relation, subject: Subject) -> None:
+        """A forward relation edge opened or closed, filed under `origin`, the entity whose spec declared it
+        (`subject`: what the filters see of it), as the relation row that entity has: a group's `spec.parent`
+        opens the parent's PARENT_OF edge, and is the group's `childOf` event. (An edge has no location.)"""
+        row = declared(origin, relation)
+        self._add(kind, origin, subject, relation_type=row.type, target_ref=row.target)
 
     def _add(self, kind: str, ref: str, subject: Subject, **fields: str | None) -> None:
         self.events.append(
@@ -89,6 +92,14 @@ class EventBatch:
         ]
         batch = {"id": self.id, "at": self.at, "sync_run": self.provenance["sync_run"], "size": len(rows)}
         return [Insert(CHANGE_BATCH, [{**batch, "source": self.provenance["source"]}]), Insert(CHANGE_EVENT, rows)]
+
+
+def declared(origin: str, relation: Relation) -> Relation:
+    """The relation as `origin`, one of its two ends, has it: the forward row from its source, or the
+    reverse row from its target."""
+    if relation.source == origin:
+        return relation
+    return Relation(REVERSE_RELATION[relation.type], origin, relation.source)
 
 
 def _feed_order(event: dict[str, Any]) -> tuple[int, str, str, str]:

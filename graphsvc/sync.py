@@ -42,6 +42,7 @@ from graphsvc.model import (
 from graphsvc.store.backend import Insert, Operation
 from graphsvc.store.errors import StoreError, StoreTransientError
 from graphsvc.store.graph_store import GraphStore
+from graphsvc.store.hygiene import metadata_entries
 from graphsvc.store.schema import (
     DANGLING,
     EDGE_LABELS,
@@ -54,9 +55,11 @@ from graphsvc.store.schema import (
 from graphsvc.timestamps import now_micros
 from ingestors.documents import CatalogDocument, ReadResult
 
-BATCH_SIZE = 10_000
+BATCH_SIZE = 25_000
 """Entities per write of a sync (all in its one transaction): small enough that a progress display moves every
-few seconds on a large catalog, large enough that per-statement overhead does not show."""
+few seconds on a large catalog and that a batch's rows do not pile up in memory, large enough that per-batch
+work does not show. Measured on a 100k-entity first ingest (SQLite): 100,000 per batch 73-83 s and 2,297 MiB
+peak; 25,000: 79-87 s, 1,675 MiB; 10,000: 84-89 s, 1,459 MiB."""
 Progress = Callable[[int, int, str], None]
 """Told as a sync goes: (done, total, phase), the phase one of `validating`, `writing`, `removing`."""
 VALIDATION_STEP = 1_000
@@ -450,8 +453,6 @@ class _Sync:
     ) -> EventBatch:
         """The feed's events for a batch of added and updated entities (`starts`: their earlier versions)."""
         subjects = {r["ref"]: Subject(r["kind"], r["namespace"], r["owner"], r["system"], r["location"]) for r in rows}
-        others = {r.source for _, r in closed + opened} - subjects.keys()
-        subjects |= {ref: subject for ref, (subject, _) in self.subjects(others).items()}
         events = self.event_batch()
         at = self.run.at
         for row in rows:
@@ -461,20 +462,20 @@ class _Sync:
                 events.entity(ENTITY_UPDATED, ref, subjects[ref], version=version_key(ref, at), previous=previous)
             else:
                 events.entity(ENTITY_ADDED, ref, subjects[ref], version=version_key(ref, at), previous=None)
-        for _, relation in closed:
-            events.relation(RELATION_REMOVED, relation, subjects[relation.source])
-        for _, relation in opened:
-            events.relation(RELATION_ADDED, relation, subjects[relation.source])
+        for origin, relation in closed:  # a relation's event is filed under the entity that declared it
+            events.relation(RELATION_REMOVED, origin, relation, subjects[origin])
+        for origin, relation in opened:
+            events.relation(RELATION_ADDED, origin, relation, subjects[origin])
         return events
 
     def removal_events(self, refs: list[str], closed: list[tuple[str, Relation]]) -> EventBatch:
-        subjects = self.subjects({*refs, *(r.source for _, r in closed)})
+        subjects = self.subjects(set(refs))
         events = self.event_batch()
         for ref in refs:
             subject, starts = subjects[ref]
             events.entity(ENTITY_REMOVED, ref, subject, version=None, previous=version_key(ref, starts[-1]))
-        for _, relation in closed:
-            events.relation(RELATION_REMOVED, relation, subjects[relation.source][0])
+        for origin, relation in closed:  # each closed edge's origin is one of the removed entities
+            events.relation(RELATION_REMOVED, origin, relation, subjects[origin][0])
         return events
 
     def subjects(self, refs: set[str]) -> dict[str, tuple[Subject, list[int]]]:
@@ -635,6 +636,8 @@ def _entity_row(entity: Entity, relations: list[Relation]) -> dict[str, Any]:
         "tags": list(metadata.tags),
         "search": "\n".join(s for s in (metadata.name, title, description) if s).lower(),
         "document": entity.to_json(),
+        "annotations": metadata_entries(metadata.annotations),
+        "labels": metadata_entries(metadata.labels),
     }
 
 

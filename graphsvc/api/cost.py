@@ -17,7 +17,10 @@ answer may hold.
   `dependencies(depth: d)` d x FAN_OUT; the walks of the group tree (`descendants`, `ownedEntities(transitive:
   true)`) fill their page.
 - A traversal also costs what it walks, whatever its page: `dependencies(depth: d)` d x FAN_OUT more (the
-  store reads every entity it reaches, then pages them).
+  store reads every entity it reaches, then pages them); so do `dependents(depth: d)` past depth 1 and
+  `walk(relations, direction, depth: d)` (d x FAN_OUT per relation type, twice with BOTH). At the top,
+  `paths(maxDepth: d)` costs d x FAN_OUT per relation type (every type by default) and `dependencyCycles`
+  EDGE_SCAN: each reads what it walks before it answers.
 - Fragments and inline fragments count as if each applied (an upper bound where type conditions differ).
 
 The same number routes the operation to a worker pool (`graphsvc.api.app.ExecutionThreads`), so it is cached
@@ -54,6 +57,8 @@ from strawberry.extensions import SchemaExtension
 
 from graphsvc.api.entities import MAX_DEPTH
 from graphsvc.api.limits import DEFAULT_FIRST, MAX_FIRST, MAX_QUERY_DEPTH, MAX_TOKENS
+from graphsvc.api.traversals import DEFAULT_MAX_DEPTH
+from graphsvc.store.traversal import RELATION_TYPES
 
 FAN_OUT = 20
 """How many related entities (or relation rows) one entity is estimated to have, per list and per hop. From
@@ -68,6 +73,9 @@ COSTLY_SHARE = 10
 small pool of workers, never on the ones point queries use."""
 WALKS = frozenset({"descendants"})
 """Fields below an entity that walk the whole group tree: their page fills (so does transitive ownership)."""
+EDGE_SCAN = 2_500
+"""The estimated reach of `dependencyCycles`, which reads every dependsOn edge of the catalog: above the
+costly share of the default limit, so that it executes on the costly workers' pool."""
 
 
 def too_costly(cost: int, limit: int) -> GraphQLError:
@@ -174,6 +182,8 @@ class _Estimate:
         if own is not None and _is_entity(parent):
             reach = _reach(node.name.value, arguments)
             own = _within(own, _entity_bound(node.name.value, arguments))
+        elif parent is self.schema.query_type:
+            reach = _root_reach(node.name.value, arguments)
         inner = get_named_type(definition.type)
         size, inner_page = 1, own  # an object; if it is a connection, its page sizes its edges
         if isinstance(get_nullable_type(definition.type), GraphQLList):  # type: ignore[arg-type]
@@ -201,12 +211,39 @@ def _entity_bound(name: str, arguments: dict[str, Any]) -> int | None:
 
 def _reach(name: str, arguments: dict[str, Any]) -> int:
     """How many entities a traversal below an entity reaches, as estimated: depth x FAN_OUT for
-    `dependencies` (its depth as the resolver will read it, clamped to 1..MAX_DEPTH); 0 for other fields."""
-    if name != "dependencies":
-        return 0
-    depth = arguments.get("depth")
-    hops = depth if isinstance(depth, int) and not isinstance(depth, bool) else 1
-    return min(max(hops, 1), MAX_DEPTH) * FAN_OUT
+    `dependencies` and for `dependents` past depth 1 (at 1 it reads relation rows), times the hops per level
+    for `walk` (its depth as the resolver will read it, clamped to 1..MAX_DEPTH); 0 for other fields."""
+    depth = _depth(arguments.get("depth"), 1)
+    if name == "dependencies" or (name == "dependents" and depth > 1):
+        return depth * FAN_OUT
+    if name == "walk":
+        return depth * FAN_OUT * _hops(arguments.get("relations"), arguments.get("direction"))
+    return 0
+
+
+def _root_reach(name: str, arguments: dict[str, Any]) -> int:
+    """How many entities a traversal of the Query type reaches, as estimated: `paths` walks maxDepth levels
+    of FAN_OUT per hop (every relation type either way by default); `dependencyCycles` reads every dependsOn
+    edge (EDGE_SCAN)."""
+    if name == "paths":
+        relations = arguments.get("relations")
+        hops = _hops(relations, None) if relations is not None else len(RELATION_TYPES)
+        return _depth(arguments.get("maxDepth"), DEFAULT_MAX_DEPTH) * FAN_OUT * hops
+    return EDGE_SCAN if name == "dependencyCycles" else 0
+
+
+def _depth(value: Any, default: int) -> int:
+    """A depth argument as the resolver will read it, clamped to 1..MAX_DEPTH (it refuses one outside)."""
+    hops = value if isinstance(value, int) and not isinstance(value, bool) else default
+    return min(max(hops, 1), MAX_DEPTH)
+
+
+def _hops(relations: Any, direction: Any) -> int:
+    """How many edge lists a walk over `relations` reads per entity and level: one per type, two with BOTH.
+    The arguments are not validated yet: anything that is not a list of names counts as one type."""
+    names = {r for r in relations if isinstance(r, str)} if isinstance(relations, list) else set()
+    types = len(names) or 1
+    return types * (2 if direction == "BOTH" else 1)
 
 
 def _first_of(*sizes: int | None) -> int:

@@ -8,6 +8,8 @@ is a page (`first`, as for the top-level lists), and what it answers counts into
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -16,13 +18,14 @@ from strawberry.types import Info
 
 from graphsvc.api.errors import bad_input
 from graphsvc.api.limits import page_size
+from graphsvc.api.traversals import WALK_DESCRIPTION, WalkDirection, WalkStep, walk
 from graphsvc.store.records import EntityRecord
-from graphsvc.store.schema import EDGE_LABELS
+from graphsvc.store.schema import EDGE_LABELS, PRESENT, REMOVED
 from graphsvc.store.timeline import Timeline
 from graphsvc.timestamps import to_datetime
 
 if TYPE_CHECKING:
-    from graphsvc.api.time_travel import EntityVersionConnection, OwnershipInterval
+    from graphsvc.api.time_travel import EntityVersionConnection, OwnershipInterval, Provenance
 
 MAX_DEPTH = 10
 KIND_SPELLING = {
@@ -32,6 +35,12 @@ KIND_SPELLING = {
 """Built-in kinds as Backstage spells them, so listing fields need not parse each entity's document."""
 MAX_GROUP_DEPTH = 30
 """Group trees are walked whole (descendants, transitive ownership), to a bound no real org chart reaches."""
+
+
+@strawberry.enum(description="Whether an entity is in the catalog (now, or at asOf), or was removed from it.")
+class EntityState(Enum):
+    PRESENT = PRESENT
+    REMOVED = REMOVED
 
 
 @strawberry.type(description="One Backstage relation row: this entity --type--> targetRef.")
@@ -140,6 +149,28 @@ class Entity:
     def source(self) -> str | None:
         return self.record.source
 
+    @strawberry.field(description="PRESENT, or REMOVED: its source no longer emits it (see removedBy).")
+    def state(self) -> EntityState:
+        return EntityState(self.record.state)
+
+    @strawberry.field(description="When a REMOVED entity was removed; null for a present one.")
+    def removed_at(self) -> datetime | None:
+        return to_datetime(self.record.updated_at) if self.record.state == REMOVED else None
+
+    @strawberry.field(
+        description="What removed a REMOVED entity: the sync run, its source, and the location that no longer "
+        "emits the entity (an orphan, in Backstage's words); null for a present one."
+    )
+    def removed_by(self, info: Info) -> Annotated[Provenance, strawberry.lazy("graphsvc.api.time_travel")] | None:
+        from graphsvc.api.time_travel import Provenance
+
+        if self.record.state != REMOVED:
+            return None
+        context = info.context
+        versions = context.read(lambda: Timeline(context.store).versions(self.record.ref), [])
+        closed = next((v for v in versions if v.valid_to == self.record.updated_at), None)
+        return Provenance.of(closed.closing_provenance) if closed else None
+
     @strawberry.field(
         description="Backstage's relation rows of this entity (reverse types included), "
         "sorted by type then targetRef; optionally only one type."
@@ -215,9 +246,31 @@ class Entity:
     async def depends_on(self, info: Info, first: int | None = None) -> list[Entity]:
         return await _related(info, self, "dependsOn", first)
 
-    @strawberry.field(description="Direct dependents (dependencyOf): what depends on this entity.")
-    async def dependents(self, info: Info, first: int | None = None) -> list[Entity]:
-        return await _related(info, self, "dependencyOf", first)
+    @strawberry.field(
+        description="What depends on this entity (dependencyOf), up to `depth` hops (1..10, default 1: the "
+        "direct dependents), nearest first: its blast radius."
+    )
+    async def dependents(self, info: Info, depth: int = 1, first: int | None = None) -> list[Entity]:
+        _check_depth(depth)
+        if depth == 1:
+            return await _related(info, self, "dependencyOf", first)
+        size = page_size(first)
+        store = info.context.store
+        label = EDGE_LABELS["dependsOn"]
+        refs = info.context.read(lambda: store.reachable(self.record.ref, label, "in", depth, self.as_of), [])
+        return await _load_page(info, refs, self.as_of, size)
+
+    @strawberry.field(description=WALK_DESCRIPTION)
+    async def walk(
+        self,
+        info: Info,
+        relations: list[str],
+        direction: WalkDirection = WalkDirection.OUT,
+        depth: int = 1,
+        kinds: list[str] | None = None,
+        first: int | None = None,
+    ) -> list[WalkStep]:
+        return await walk(info, self, relations, direction, depth, kinds, first)
 
     @strawberry.field(description="Transitive dependencies up to `depth` hops (1..10), nearest first.")
     async def dependencies(self, info: Info, depth: int = 1, first: int | None = None) -> list[Entity]:

@@ -20,25 +20,36 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext, Info
 
+from graphsvc.api import traversals
 from graphsvc.api.budget import QueryBudget
 from graphsvc.api.cost import QueryCost
-from graphsvc.api.entities import ENTITY_TYPES, MAX_DEPTH, CustomEntity, Entity, Relation, to_entity
+from graphsvc.api.entities import ENTITY_TYPES, MAX_DEPTH, CustomEntity, Entity, EntityState, Relation, to_entity
 from graphsvc.api.errors import bad_input
 from graphsvc.api.limits import LIMIT_RULES, MAX_FIRST, MAX_TOKENS, page_size
 from graphsvc.api.permissions import require
 from graphsvc.api.read_snapshot import ReadSnapshot
 from graphsvc.api.time_travel import (
     ChangeEventConnection,
+    ChangeType,
     GraphDiff,
     OwnershipGap,
     change_connection,
     decode_pair,
 )
+from graphsvc.api.traversals import (
+    CYCLES_DESCRIPTION,
+    DEFAULT_MAX_DEPTH,
+    PATHS_DESCRIPTION,
+    DependencyCycle,
+    EntityPath,
+)
 from graphsvc.auth.tokens import TokenError
 from graphsvc.model import ModelError, parse_entity_ref
 from graphsvc.service import UnknownLocationError
 from graphsvc.store import EntityFilter as StoreFilter
+from graphsvc.store.hygiene import metadata_entry, relation_types
 from graphsvc.store.records import ApiTokenRecord, ErrorRecord, SyncRunRecord
+from graphsvc.store.schema import PRESENT
 from graphsvc.store.timeline import Timeline
 from graphsvc.sync import SyncSummary
 from graphsvc.timestamps import from_datetime, now_micros, to_datetime
@@ -75,6 +86,15 @@ def decode_cursor(cursor: str | None) -> str | None:
 
 
 @strawberry.input(
+    description="A metadata key, and optionally its value: without value, the key is present (any value); "
+    "with it, key = value (exactly, case-sensitive)."
+)
+class KeyValue:
+    key: str
+    value: str | None = None
+
+
+@strawberry.input(
     description="Entity filters; all given fields must match. Values are case-insensitive; "
     "owner/system/domain take refs with default kinds group/system/domain."
 )
@@ -88,6 +108,27 @@ class EntityFilter:
     domain: str | None = None
     tag: str | None = None
     text: str | None = strawberry.field(default=None, description="Substring of name, title or description.")
+    missing: list[str] | None = strawberry.field(
+        default=None,
+        description="Backstage relation types (forward or reverse: ownedBy, partOf, apiConsumedBy, hasMember, "
+        "...) the entity has no relation row of, each of them.",
+    )
+    dangling: list[str] | None = strawberry.field(
+        default=None,
+        description="Relation types of each of which the entity has a row whose target does not exist "
+        "(no source defines it, or it was removed).",
+    )
+    annotation: list[KeyValue] | None = strawberry.field(
+        default=None, description="Annotations the entity has (key present, or key = value), all of them."
+    )
+    label: list[KeyValue] | None = strawberry.field(
+        default=None, description="Labels the entity has (key present, or key = value), all of them."
+    )
+    state: EntityState = strawberry.field(
+        default=EntityState.PRESENT,
+        description="PRESENT: the catalog's entities. REMOVED: the entities their sources no longer emit "
+        "(with asOf: removed by then), as their last version was; see Entity.removedBy.",
+    )
 
     def to_store(self) -> StoreFilter:
         lower = {
@@ -98,7 +139,45 @@ class EntityFilter:
             k: canonical_ref(getattr(self, k), k if k != "owner" else "group") if getattr(self, k) else None
             for k in ("owner", "system", "domain")
         }
-        return StoreFilter(**lower, **refs)
+        return StoreFilter(**lower, **refs, **self._hygiene(), state=self.state.value)
+
+    def _hygiene(self) -> dict[str, tuple[str, ...] | None]:
+        """The relation and metadata filters, in the store's terms; an unknown relation type or an invalid
+        key is the client's mistake, said as such."""
+        try:
+            return {
+                "missing": None if self.missing is None else relation_types(self.missing),
+                "dangling": None if self.dangling is None else relation_types(self.dangling),
+                **{name: _entries(name, getattr(self, name)) for name in ("annotation", "label")},
+            }
+        except ValueError as error:
+            raise bad_input(str(error)) from None
+
+
+def _entries(name: str, pairs: list[KeyValue] | None) -> tuple[str, ...] | None:
+    if pairs is None:
+        return None
+    return tuple(dict.fromkeys(metadata_entry(name, pair.key, pair.value) for pair in pairs))
+
+
+@strawberry.input(
+    description="Change feed filters; all given fields must match. kind, namespace, owner and system are "
+    "those of the entity the event is filed under (for a relation event, the entity that declared the "
+    "relation) as it was when the event happened."
+)
+class ChangeFilter:
+    kind: str | None = None
+    namespace: str | None = None
+    owner: str | None = None
+    system: str | None = None
+    types: list[ChangeType] | None = strawberry.field(default=None, description="Only events of these types.")
+
+    def to_store(self) -> StoreFilter:
+        entity = EntityFilter(kind=self.kind, namespace=self.namespace, owner=self.owner, system=self.system)
+        return entity.to_store()
+
+    def change_types(self) -> tuple[str, ...] | None:
+        return None if self.types is None else tuple(dict.fromkeys(t.value for t in self.types))
 
 
 def instant(value: datetime | None) -> int | None:
@@ -142,7 +221,7 @@ class EntityConnection:
 
 @strawberry.type
 class FacetValue:
-    value: str
+    value: str | None = strawberry.field(description="The field's value; null counts the entities without it.")
     count: int
 
 
@@ -367,6 +446,24 @@ class CatalogQuery:
             for r in info.context.store.registered_locations()
         ]
 
+    @strawberry.field(description=PATHS_DESCRIPTION)
+    def paths(
+        self,
+        info: Info,
+        from_: Annotated[str, strawberry.argument(name="from")],
+        to: str,
+        relations: list[str] | None = None,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        as_of: datetime | None = None,
+    ) -> list[EntityPath]:
+        return traversals.paths(info, canonical_ref(from_), canonical_ref(to), relations, max_depth, instant(as_of))
+
+    @strawberry.field(description=CYCLES_DESCRIPTION)
+    def dependency_cycles(
+        self, info: Info, filter: EntityFilter | None = None, as_of: datetime | None = None
+    ) -> list[DependencyCycle]:
+        return traversals.dependency_cycles(info, filter.to_store() if filter else None, instant(as_of))
+
 
 async def _sync(info: Info, work) -> SyncResult:  # noqa: ANN001 - a zero-argument callable
     try:
@@ -380,15 +477,15 @@ async def _sync(info: Info, work) -> SyncResult:  # noqa: ANN001 - a zero-argume
 class TimeTravelQuery:
     @strawberry.field(
         description="Changes in [since, until) (until defaults to now), oldest first. Filters: kind, "
-        "namespace, owner, system (of the changed entity; for relation events, of its "
-        "source entity now)."
+        "namespace, owner, system (of the changed entity; for relation events, of the entity that declared "
+        "the relation, as it was then), types."
     )
     def changes(
         self,
         info: Info,
         since: datetime,
         until: datetime | None = None,
-        filter: EntityFilter | None = None,
+        filter: ChangeFilter | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> ChangeEventConnection:
@@ -398,7 +495,8 @@ class TimeTravelQuery:
         skip = 0
         if cursor is not None:
             start, skip = max(start, cursor[0]), cursor[1]
-        events = Timeline(info.context.store).changes(start, end, _store_filter(filter), first=size + 1, skip=skip)
+        where, types = (filter.to_store(), filter.change_types()) if filter else (StoreFilter(), None)
+        events = Timeline(info.context.store).changes(start, end, where, first=size + 1, skip=skip, types=types)
         return change_connection(events, size, cursor or (start, 0))
 
     @strawberry.field(
@@ -429,7 +527,10 @@ class TimeTravelQuery:
         self, info: Info, since: datetime, until: datetime | None = None, filter: EntityFilter | None = None
     ) -> list[OwnershipGap]:
         start, end = _interval(since, until)
-        gaps = Timeline(info.context.store).ownership_gaps(start, end, _store_filter(filter))
+        where = _store_filter(filter)
+        if where.missing or where.dangling or where.state != PRESENT:
+            raise bad_input("ownershipGaps filters by the entities' fields: missing, dangling and state are not for it")
+        gaps = Timeline(info.context.store).ownership_gaps(start, end, where)
         return [OwnershipGap.of(gap) for gap in gaps]
 
 

@@ -155,7 +155,10 @@ def _own_rows(document: dict[str, Any], ref: str) -> set[RelationRow]:
 class ChangeEvent:
     type: ChangeType
     at: datetime
-    entity_ref: str
+    entity_ref: str = strawberry.field(
+        description="The entity the event is filed under; for a relation event, the entity whose spec declared "
+        "the relation, relationType and targetRef being its row (a group's spec.parent: its childOf row)."
+    )
     relation_type: str | None
     target_ref: str | None
     provenance: Provenance

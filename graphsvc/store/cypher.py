@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from functools import cached_property
+from typing import Any
 
+from graphsvc.store.hygiene import RELATION_TESTS, relation_filter
 from graphsvc.store.schema import (
     API_TOKEN,
     DUMP_TABLES,
@@ -22,6 +24,7 @@ from graphsvc.store.schema import (
     NODE_TABLES,
     PRESENT,
     RELATION_EDGES,
+    REMOVED,
     SCHEMA_VERSION,
     VERSION_EDGE,
     VERSION_EDGES,
@@ -50,6 +53,8 @@ VERSION_RETURN = (
     .replace("e.created_at", "e.valid_from")
     .replace("e.updated_at", "e.valid_to")
 )
+REMOVED_VERSION_RETURN = VERSION_RETURN.replace(f"'{PRESENT}'", f"'{REMOVED}'")
+"""The last version of an entity removed by an instant: its end is when it was removed."""
 RELATION_LABELS = "|".join(EDGE_LABELS.values())
 VERSION_FIELDS = (
     "id", "ref", "document", "valid_from", "valid_to", "source", "location", "sync_run", "commit_sha",
@@ -102,6 +107,38 @@ def _not_ended(variable: str, instant: int) -> str:
     return f"({variable}.valid_to IS NULL OR {variable}.valid_to > {int(instant)})"
 
 
+def _condition(name: str, as_of: int | None) -> str:
+    """The condition of one active filter on `e`: an entity (now) or a version (valid at `as_of`)."""
+    relation = relation_filter(name)
+    if relation is None:
+        return _CONDITIONS[name]
+    test, label, direction = relation
+    arrow = f"-[x:{label}]->" if direction == "out" else f"<-[x:{label}]-"
+    if as_of is None:
+        start, live, exists = "(e)", valid("x", False), f"b.state = '{PRESENT}'"
+    else:  # from the version to its entity along the version edge: a ref lookup got a scan per row planned
+        start, live = f"(e)<-[:{VERSION_EDGE}]-(:Entity)", valid_at("x", as_of)
+        exists = f"EXISTS {{ MATCH (b)-[:{VERSION_EDGE}]->(v:EntityVersion) WHERE {valid_at('v', as_of)} }}"
+    if test == "missing":
+        return f"NOT EXISTS {{ MATCH {start}{arrow}(:Entity) WHERE {live} }}"
+    return f"EXISTS {{ MATCH {start}{arrow}(b:Entity) WHERE {live} AND NOT {exists} }}"
+
+
+def _removed_by(variable: str, instant: int) -> str:
+    """`variable` is an entity's last version before `instant`, and it ended by then: the entity was removed
+    (versions of one entity never overlap, so no later one began in between)."""
+    t, v = int(instant), variable
+    versions = f"({v})<-[:{VERSION_EDGE}]-(:Entity)-[:{VERSION_EDGE}]->(n:EntityVersion)"
+    later = f"MATCH {versions} WHERE n.valid_from >= {v}.valid_to AND n.valid_from <= {t}"
+    return f"{v}.valid_to <= {t} AND NOT EXISTS {{ {later} }}"
+
+
+_CHANGE_TYPES = "c.type IN $types"
+_REMOVED = f"state:{REMOVED}"
+"""The active filter name of `EntityFilter(state=REMOVED)`."""
+_IS_REMOVED = f"e.state = '{REMOVED}'"
+
+
 def _to_integer(expression: str) -> str:
     return f"toInteger({expression})"
 
@@ -134,6 +171,8 @@ ENTITY_STATE_PROPS = (
     "source",
     "location",
     "version_starts",
+    "annotations",
+    "labels",
 )
 
 SYNC_RUN_FIELDS = (
@@ -166,7 +205,7 @@ SYNC_ERROR_FIELDS = (
 
 @dataclass(frozen=True)
 class EntityFilter:
-    """Equality filters over an entity's current state; None means "any"."""
+    """Filters over an entity's state (now, or at an instant); None means "any", and all that are set hold."""
 
     kind: str | None = None
     namespace: str | None = None
@@ -177,13 +216,36 @@ class EntityFilter:
     domain: str | None = None
     tag: str | None = None
     text: str | None = None
+    annotation: tuple[str, ...] | None = None
+    """Entries (`key` or `key=value`, see `hygiene.metadata_entries`) the entity's annotations all hold."""
+    label: tuple[str, ...] | None = None
+    """The same for its labels."""
+    missing: tuple[str, ...] | None = None
+    """Relation types (`hygiene.RELATION_EDGE`) the entity has no relation row of, each of them."""
+    dangling: tuple[str, ...] | None = None
+    """Relation types of each of which it has a row whose target does not exist."""
+    state: str = PRESENT
+    """PRESENT, or REMOVED: the entities removed (now, or by the instant) as their last version was."""
 
     def active(self) -> tuple[str, ...]:
-        """Names of the filters that are set, in declaration order (the statement cache key)."""
-        return tuple(f.name for f in fields(self) if getattr(self, f.name) is not None)
+        """What the statement depends on, in declaration order (the statement cache key): the names of the
+        value filters that are set, `missing:<type>` / `dangling:<type>` for each relation filter's types, and
+        `state:removed`."""
+        names: list[str] = []
+        for name in (f.name for f in fields(self)):
+            value = getattr(self, name)
+            if name in RELATION_TESTS:
+                names += [f"{name}:{relation}" for relation in value or ()]
+            elif name == "state":
+                names += [] if value == PRESENT else [f"state:{value}"]
+            elif value is not None:
+                names.append(name)
+        return tuple(names)
 
-    def parameters(self) -> dict[str, str]:
-        return {name: getattr(self, name) for name in self.active()}
+    def parameters(self) -> dict[str, Any]:
+        """The statement's parameters: the value filters' values (lists for the entry filters)."""
+        out = {name: getattr(self, name) for name in self.active() if ":" not in name}
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in out.items()}
 
 
 _CONDITIONS = {
@@ -196,6 +258,8 @@ _CONDITIONS = {
     "domain": "e.domain = $domain",
     "tag": "$tag IN e.tags",
     "text": "e.search CONTAINS $text",
+    "annotation": "all(p IN $annotation WHERE p IN e.annotations)",
+    "label": "all(p IN $label WHERE p IN e.labels)",
 }
 FACET_FIELDS = ("kind", "namespace", "type", "lifecycle", "owner", "system", "domain", "tag")
 
@@ -296,8 +360,33 @@ class Statements:
 
     @cached_property
     def migrate_schema(self) -> list[str]:
-        """From `MIGRATED_FROM` to `SCHEMA_VERSION`: nodes are schemaless, only the version changes."""
-        return [f"MATCH (m:StoreMeta {{id: 'store'}}) SET m.schema_version = {SCHEMA_VERSION}"]
+        """From `MIGRATED_FROM` (4) to 5: nodes are schemaless, only the version changes."""
+        return ["MATCH (m:StoreMeta {id: 'store'}) SET m.schema_version = 5"]
+
+    @cached_property
+    def metadata_columns(self) -> list[tuple[str, str]]:
+        """(probe, DDL) pairs adding the annotation and label entries (schema version 6): none, nodes are
+        schemaless (see `GraphStore._migrate`)."""
+        return []
+
+    def metadata_documents(self, table: str) -> str:
+        """A page of the documents of `DUMP_TABLES[table]` (entities, versions), by key after `$after`."""
+        node = DUMP_TABLES[table]
+        return (
+            f"MATCH (n:{node.label}) WHERE n.{node.key} > $after AND n.document IS NOT NULL "
+            f"RETURN n.{node.key}, n.document ORDER BY n.{node.key} LIMIT $limit"
+        )
+
+    def set_metadata_entries(self, table: str) -> str:
+        node = DUMP_TABLES[table]
+        return (
+            f"UNWIND $rows AS r WITH r, r.key AS key MATCH (n:{node.label} {{{node.key}: key}}) "
+            "SET n.annotations = r.annotations, n.labels = r.labels"
+        )
+
+    @cached_property
+    def set_current_schema_version(self) -> str:
+        return f"MATCH (m:StoreMeta {{id: 'store'}}) SET m.schema_version = {SCHEMA_VERSION}"
 
     @cached_property
     def finish_sync_run(self) -> str:
@@ -468,11 +557,19 @@ class Statements:
         entities: 1.45 ms with a plain WHERE, 0.3 ms with WITH ... WHERE). At an instant the walk continues to
         each owned entity's version by key, as in `entities_at` (no DISTINCT needed: only an entity's own
         `spec.owner` declares its OWNED_BY edge, so one at a time is valid, as the present walk assumes too);
-        without an owner the versions are scanned in the two parts of `valid_at_parts`.
+        without an owner the versions are scanned in the two parts of `valid_at_parts`. Removed entities are
+        scanned (their OWNED_BY edges are closed): the entities marked removed, or at `as_of` the versions
+        that ended by then with none after them (`_removed_by`).
         """
-        conditions = [_CONDITIONS[name] for name in active if name != "owner"]
+        removed = _REMOVED in active
+        skipped = {_REMOVED, *(() if removed else ("owner",))}
+        conditions = [_condition(name, as_of) for name in active if name not in skipped]
         if paged:
             conditions.append("e.ref > $after")
+        if removed:
+            if as_of is None:
+                return [f"MATCH (e:Entity) WHERE {_all([_IS_REMOVED, *conditions])}"]
+            return [f"MATCH (e:EntityVersion) WHERE {_all([_removed_by('e', as_of), *conditions])}"]
         owner = "MATCH (o:Entity {ref: $owner})<-[w:OWNED_BY]-"
         if as_of is None:
             present = [f"e.state = '{PRESENT}'", *conditions]
@@ -493,7 +590,9 @@ class Statements:
         UNION ALL each bring their own page: the caller merges them and keeps the first `$limit`.
         """
         returned = ENTITY_RETURN if as_of is None else VERSION_RETURN
-        if "owner" in active:
+        if _REMOVED in active and as_of is not None:
+            returned = REMOVED_VERSION_RETURN
+        if "owner" in active and _REMOVED not in active:
             tail = f"RETURN {returned} ORDER BY e.ref LIMIT $limit"
         else:
             tail = f"{self._page(as_of)} RETURN {returned} ORDER BY e.ref"
@@ -512,10 +611,11 @@ class Statements:
 
     def facet(self, field: str, active: tuple[str, ...], as_of: int | None = None) -> str:
         """(value, count) of `field` over the matches, per part: the caller adds up the parts' counts."""
-        if field == "tag":
-            tail = "UNWIND e.tags AS value RETURN value, count(*) AS n ORDER BY n DESC, value"
+        if field == "tag":  # an entity without tags is counted in the null bucket
+            each = "UNWIND CASE WHEN size(coalesce(e.tags, [])) = 0 THEN [null] ELSE e.tags END AS value"
+            tail = f"{each} RETURN value, count(*) AS n ORDER BY n DESC, value"
         else:
-            tail = f"WITH e.{field} AS value WHERE value IS NOT NULL RETURN value, count(*) AS n ORDER BY n DESC, value"
+            tail = f"WITH e.{field} AS value RETURN value, count(*) AS n ORDER BY n DESC, value"
         return _union(f"{head} {tail}" for head in self._heads(active, as_of, paged=False))
 
     def _start(self, batched: bool) -> str:
@@ -536,6 +636,10 @@ class Statements:
         """None: the store walks level by level (one statement per level), which keeps the cost proportional
         to the nodes reached on dense graphs, where variable-length patterns enumerate paths."""
         return None
+
+    def edges_of(self, label: str, at: bool = False) -> str:
+        """Every edge of one label, open now or (`at`) valid at `$as_of`, each (source, target) once."""
+        return f"MATCH (a:Entity)-[x:{label}]->(b:Entity) WHERE {valid('x', at)} RETURN DISTINCT a.ref, b.ref"
 
     def dump(self, name: str) -> tuple[str, tuple[str, ...]]:
         """Every row of one table (see `DUMP_TABLES`) in key order, and the column names."""
@@ -627,10 +731,12 @@ class Statements:
 
     def change_event_keys(self, active: tuple[str, ...]) -> str:
         """Where the events in [$since, $until) whose entity matched the filters at the time sit in the feed
-        (batch, ordinal), in feed order. Only the sort keys are read: LadybugDB materializes the returned
-        columns of every matching row before sorting (measured on a 122k-event day: 62 ms for the keys,
-        280 ms with the event ids, 450 ms with the page's columns)."""
-        conditions = ["c.at >= $since", "c.at < $until", *(_CONDITIONS[name].replace("e.", "c.") for name in active)]
+        (batch, ordinal), in feed order; `types` among the filters: of those types only (`$types`). Only the
+        sort keys are read: LadybugDB materializes the returned columns of every matching row before sorting
+        (measured on a 122k-event day: 62 ms for the keys, 280 ms with the event ids, 450 ms with the page's
+        columns)."""
+        conditions = ["c.at >= $since", "c.at < $until"]
+        conditions += [_CHANGE_TYPES if name == "types" else _CONDITIONS[name].replace("e.", "c.") for name in active]
         return (
             f"MATCH (c:ChangeEvent) WHERE {_all(conditions)} "
             "RETURN c.batch, c.ordinal ORDER BY c.at, c.batch, c.ordinal LIMIT $limit"
@@ -748,12 +854,33 @@ SAMPLE_INSTANT = 1_767_225_600_000_000
 """An instant to write into the as-of entity reads when enumerating them (they carry it as a literal)."""
 
 
+SAMPLE_FILTERS = EntityFilter(
+    **{f.name: "x" for f in fields(EntityFilter) if f.type == "str | None"},
+    annotation=("a",),
+    label=("a",),
+    missing=("hasMember",),
+    dangling=("ownedBy",),
+)
+"""Every kind of filter: the filter clauses the lint tests enumerate (each relation test in the other
+direction too, on its own: `RELATION_SAMPLES`)."""
+RELATION_SAMPLES = ("missing:ownedBy", "dangling:hasMember")
+REMOVED_SAMPLE = ("kind", "annotation", "missing:hasMember", _REMOVED)
+"""Removed entities with filters of each kind."""
+VALUE_FILTERS = tuple(name for name in SAMPLE_FILTERS.active() if ":" not in name)
+"""The filters that are conditions on an entity's (or version's) own columns, with a parameter each."""
+
+
+def _parameters(active: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for name in active if ":" not in name)
+
+
 def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     """Every statement the store can send, with the parameters it uses: the lint tests' input."""
     from itertools import combinations
 
-    filters = tuple(f.name for f in fields(EntityFilter))
+    filters = SAMPLE_FILTERS.active()
     filter_sets = [()] + [(name,) for name in filters] + [filters] + list(combinations(("owner", "kind", "tag"), 2))
+    filter_sets += [(name,) for name in RELATION_SAMPLES] + [("owner", _REMOVED), REMOVED_SAMPLE]
     out: list[tuple[str, tuple[str, ...]]] = []
     rows = ("rows",)
     for name in ("update_entities", "relocate_entities", "close_versions", "mark_removed", "create_errors"):
@@ -770,6 +897,10 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     out.append((statements.revoke_api_token, ("id", "at", "by")))
     for statement in statements.migrate_schema:
         out.append((statement, ()))
+    for table in ("entities", "versions"):
+        out.append((statements.metadata_documents(table), ("after", "limit")))
+        out.append((statements.set_metadata_entries(table), rows))
+    out.append((statements.set_current_schema_version, ()))
     out.append(
         (
             statements.finish_sync_run,
@@ -803,16 +934,18 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
                 for label in EDGE_LABELS.values():
                     out.append((statements.neighbours(label, direction, at, batched), (key, *extra)))
             for label in EDGE_LABELS.values():
+                out.append((statements.edges_of(label, at), extra))
                 for depth in range(1, 11):
                     statement = statements.reachable(label, direction, depth, at)
                     if statement:
                         out.append((statement, ("ref", *extra)))
         for active in filter_sets:
-            out.append((statements.find_entities(active, as_of), (*active, "after", "limit")))
-            out.append((statements.count_entities(active, as_of), active))
+            parameters = _parameters(active)
+            out.append((statements.find_entities(active, as_of), (*parameters, "after", "limit")))
+            out.append((statements.count_entities(active, as_of), parameters))
         for field in FACET_FIELDS:  # the filter clauses are the ones above; each facet with none and with all
-            for active in ((), filters):
-                out.append((statements.facet(field, active, as_of), active))
+            for active in ((), VALUE_FILTERS, *((REMOVED_SAMPLE,) if field == "tag" else ())):
+                out.append((statements.facet(field, active, as_of), _parameters(active)))
     for name in (*DUMP_TABLES, "edges"):
         out.append((statements.dump(name)[0], ()))
     out.append((statements.version_census, ()))
@@ -827,13 +960,13 @@ def all_statements(statements: Statements) -> list[tuple[str, tuple[str, ...]]]:
     out.append((statements.version_documents, ("ids",)))
     out.append((statements.change_batches, ("since", "until")))
     out.append((statements.change_events_by_id, ("ids",)))
-    for active in [(name,) for name in CHANGE_FILTERS] + [CHANGE_FILTERS]:
+    for active in [(name,) for name in (*CHANGE_FILTERS, "types")] + [(*CHANGE_FILTERS, "types")]:
         out.append((statements.change_event_keys(active), ("since", "until", "limit", *active)))
     out.append((statements.versions_at, ("as_of",)))
     out.append((statements.edges_at, ("as_of",)))
     out.append((statements.owner_edges_of, ("ref",)))
     out.append((statements.owner_edges_between, ("since", "until")))
-    for active in ((), filters):
+    for active in ((), VALUE_FILTERS):
         out.append((statements.lifetimes_between(active), ("since", "until", *active)))
     out.append((statements.lifetimes_between((), by_ref=True), ("since", "until", "refs")))
     out.append((statements.sync_runs, ("limit",)))

@@ -17,9 +17,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from graphsvc.model import REVERSE_RELATION
+from graphsvc.store import traversal
 from graphsvc.store.backend import READ_ATTEMPTS, Backend, Insert, Operation, kept_changing
 from graphsvc.store.cypher import FACET_FIELDS, EntityFilter
 from graphsvc.store.errors import PartialImportError, StoreError
+from graphsvc.store.hygiene import document_entries
 from graphsvc.store.records import (
     ApiTokenRecord,
     EntityRecord,
@@ -37,6 +39,7 @@ from graphsvc.store.schema import (
     SCHEMA_VERSION,
     SOURCE_FILE,
 )
+from graphsvc.store.traversal import Hop, Path, Reached
 from graphsvc.timestamps import now_micros, to_iso
 
 
@@ -83,14 +86,30 @@ class GraphStore:
             )
         if version is None:
             self.write([(self.statements.set_schema_version, {"version": SCHEMA_VERSION})])
-        elif version == MIGRATED_FROM:
-            self.backend.write_schema(self.statements.migrate_schema)  # one transaction: all of it or none
+        elif MIGRATED_FROM <= version < SCHEMA_VERSION:
+            self._migrate(version)
         elif version != SCHEMA_VERSION:
             raise StoreError(
                 f"this store was written with store schema version {version}; this version of catalog-graph "
                 f"uses version {SCHEMA_VERSION} and cannot read it. Ingest into a new store (--store DIR) and "
                 "keep the old one for the version that wrote it."
             )
+
+    def _migrate(self, version: int) -> None:
+        """Bring a store of an older schema version up to this one, a version at a time. Each step ends by
+        writing its version, and is safe to do again: one interrupted is done again at the next open."""
+        if version == 4:
+            self.backend.write_schema(self.statements.migrate_schema)  # one transaction: all of it or none
+        for probe, ddl in self.statements.metadata_columns:  # 5 -> 6: the annotation and label entries
+            if not self.backend.read(probe):
+                self.backend.write_schema([ddl])
+        for table in ("entities", "versions"):
+            after = ""
+            while rows := self.backend.read(self.statements.metadata_documents(table), {"after": after, "limit": 5000}):
+                entries = [{"key": key, **document_entries(json.loads(document))} for key, document in rows]
+                self.write([(self.statements.set_metadata_entries(table), {"rows": entries})])
+                after = rows[-1][0]
+        self.write([(self.statements.set_current_schema_version, {})])
 
     def schema_version(self) -> int | None:
         """The store's schema version as stored (a read that proves the store answers)."""
@@ -289,13 +308,16 @@ class GraphStore:
         statement = self.statements.count_entities(where.active(), as_of)
         return sum(n for (n,) in self.backend.read(statement, where.parameters()))
 
-    def facets(self, field: str, where: EntityFilter, as_of: int | None = None) -> list[tuple[str, int]]:
+    def facets(self, field: str, where: EntityFilter, as_of: int | None = None) -> list[tuple[str | None, int]]:
+        """(value, count) of `field` over the matches, most frequent first; the value None counts the matches
+        without the field (for tags: without tags)."""
         if field not in FACET_FIELDS:
             raise ValueError(f"unknown facet field {field!r}; expected one of {', '.join(FACET_FIELDS)}")
-        counts: Counter[str] = Counter()
+        counts: Counter[str | None] = Counter()
         for value, n in self.backend.read(self.statements.facet(field, where.active(), as_of), where.parameters()):
             counts[value] += n  # a value may come from several parts of an as-of statement
-        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        buckets = [(value, n) for value, n in counts.items() if n]  # a null bucket of no entities is none
+        return sorted(buckets, key=lambda item: (-item[1], item[0] is None, item[0] or ""))
 
     # --- relations and traversals ----------------------------------------------------------------------------
 
@@ -348,6 +370,25 @@ class GraphStore:
             seen.update(frontier)
             order.extend(frontier)
         return order
+
+    def walk(self, start: str, steps: Sequence[Hop], depth: int, as_of: int | None = None) -> list[Reached]:
+        """Refs within `depth` hops of `start` along `steps`, with their paths (`traversal.walk`)."""
+        return self.in_one_state(lambda store: traversal.walk(store, start, steps, depth, as_of))
+
+    def shortest_paths(
+        self, source: str, target: str, steps: Sequence[Hop], max_depth: int, as_of: int | None = None
+    ) -> list[Path]:
+        """The shortest paths from `source` to `target` along `steps` (`traversal.shortest_paths`)."""
+        return self.in_one_state(lambda store: traversal.shortest_paths(store, source, target, steps, max_depth, as_of))
+
+    def dependency_cycles(self, where: EntityFilter | None = None, as_of: int | None = None) -> list[tuple[str, ...]]:
+        """The cycles among dependsOn edges (`traversal.dependency_cycles`)."""
+        return self.in_one_state(lambda store: traversal.dependency_cycles(store, where, as_of))
+
+    def edges_of(self, label: str, as_of: int | None = None) -> list[tuple[str, str]]:
+        """Every (source ref, target ref) edge of one label, now or at `as_of`, each once."""
+        rows = self.backend.read(self.statements.edges_of(label, as_of is not None), _params(as_of))
+        return [(source, target) for source, target in rows]
 
     def _from_each(self, refs: Sequence[str], statement: Any, as_of: int | None) -> list[list[Any]]:
         """Rows of a statement that starts from each of `refs`: one batched statement where the engine's

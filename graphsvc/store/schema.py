@@ -58,10 +58,12 @@ ENTITY = NodeTable(
         "ref:STRING kind:STRING namespace:STRING name:STRING title:STRING description:STRING "
         "type:STRING lifecycle:STRING owner:STRING system:STRING domain:STRING tags:STRING[] "
         "search:STRING document:STRING hash:STRING source:STRING location:STRING state:STRING "
-        "created_at:INT64 updated_at:INT64 version_starts:INT64[]"
+        "created_at:INT64 updated_at:INT64 version_starts:INT64[] annotations:STRING[] labels:STRING[]"
     ),
     indexed=("kind", "source", "owner", "state"),
 )
+"""`annotations` and `labels`: the document's metadata as filter entries, `key` and `key=value` for each pair
+(`graphsvc.store.hygiene.metadata_entries`), since Neo4j cannot read into the stored JSON."""
 ENTITY_VERSION = NodeTable(
     "EntityVersion",
     "id",
@@ -71,7 +73,7 @@ ENTITY_VERSION = NodeTable(
         "closed_sync_run:STRING closed_commit_sha:STRING closed_commit_author:STRING "
         # the entity's filter columns as of this version, so that past states filter like the present
         "kind:STRING namespace:STRING name:STRING title:STRING description:STRING type:STRING lifecycle:STRING "
-        "owner:STRING system:STRING domain:STRING tags:STRING[] search:STRING"
+        "owner:STRING system:STRING domain:STRING tags:STRING[] search:STRING annotations:STRING[] labels:STRING[]"
     ),
     indexed=("ref", "valid_from", "valid_to", "kind", "owner"),
 )
@@ -140,11 +142,12 @@ API_TOKEN = NodeTable(
 """Static API tokens (`graphsvc.auth.tokens`): the SHA-256 of each secret, never the secret; scopes
 space-separated. Revoked tokens
 are kept (who revoked them, when), like everything else here."""
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bumped whenever a table or property changes, so that a store written by another version is refused with
 a clear message instead of failing later in some statement, or migrated where `MIGRATIONS` knows how."""
 MIGRATED_FROM = 4
-"""The one older version this one migrates in place (4: sync runs had no principal, no API tokens)."""
+"""The oldest version this one migrates in place, a version at a time (see `GraphStore._migrate`): 4 -> 5,
+sync runs had no principal, no API tokens; 5 -> 6, entities and versions had no annotation and label entries."""
 STORE_META = NodeTable("StoreMeta", "id", _cols("id:STRING schema_version:INT64"))
 IMPORT_MARKER = NodeTable(
     "ImportMarker", "id", _cols("id:STRING file:STRING sha256:STRING started_at:INT64 rows:INT64")

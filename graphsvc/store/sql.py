@@ -26,6 +26,7 @@ from graphsvc.store.cypher import (
     SYNC_RUN_FIELDS,
     VERSION_FIELDS,
 )
+from graphsvc.store.hygiene import relation_filter
 from graphsvc.store.schema import (
     API_TOKEN,
     CHANGE_BATCH,
@@ -39,6 +40,7 @@ from graphsvc.store.schema import (
     NODE_TABLES,
     PRESENT,
     REGISTERED_LOCATION,
+    REMOVED,
     SCHEMA_VERSION,
     SOURCE_FILE,
     STORE_META,
@@ -99,9 +101,13 @@ VERSION_ENTITY_COLUMNS = (
     .replace("e.created_at", "e.valid_from")
     .replace("e.updated_at", "e.valid_to")
 )
+REMOVED_VERSION_COLUMNS = VERSION_ENTITY_COLUMNS.replace(f"'{PRESENT}'", f"'{REMOVED}'")
+"""The last version of an entity removed by an instant: its end is when it was removed."""
+_REMOVED = f"state:{REMOVED}"
+"""The active filter name of `EntityFilter(state=REMOVED)`."""
 VERSIONED_ENTITY_COLUMNS = (
     "document", "hash", "kind", "namespace", "name", "title", "description", "type", "lifecycle", "owner", "system",
-    "domain", "tags", "search",
+    "domain", "tags", "search", "annotations", "labels",
 )  # fmt: skip
 """The entity columns that are copies of its open version's (its location may move without a new version)."""
 OPEN_BY_TYPE = (
@@ -239,11 +245,50 @@ def _conditions(variable: str, tag_table: str, key: str) -> dict[str, str]:
         "domain": f"{v}.domain = :domain",
         "tag": f"{v}.{key} IN (SELECT key FROM {tag_table} WHERE tag = :tag)",
         "text": f"instr({v}.search, :text) > 0",
+        "annotation": _all_entries(f"{v}.annotations", ":annotation"),
+        "label": _all_entries(f"{v}.labels", ":label"),
     }
+
+
+def _all_entries(column: str, wanted: str) -> str:
+    """Every entry of the JSON list `wanted` is in the JSON list `column`."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM json_each({wanted}) w WHERE w.value NOT IN "
+        f"(SELECT value FROM json_each(coalesce({column}, '[]'))))"
+    )
+
+
+def _condition(name: str, as_of: int | None) -> str:
+    """The condition of one active filter on `e`: an entity (now) or a version (valid at `as_of`)."""
+    relation = relation_filter(name)
+    if relation is None:
+        return (PRESENT_CONDITIONS if as_of is None else VERSION_CONDITIONS)[name]
+    test, label, direction = relation
+    near, far = ("src", "dst") if direction == "out" else ("dst", "src")
+    edges = f"FROM edge x WHERE x.{near} = e.ref AND x.type = '{label}'"
+    if as_of is None:
+        live, exists = "x.valid_to IS NULL", f"SELECT 1 FROM entity b WHERE b.ref = x.{far} AND b.state = '{PRESENT}'"
+    else:
+        live = _valid_at("x", as_of)
+        exists = f"SELECT 1 FROM entity_version b WHERE b.ref = x.{far} AND {_valid_at('b', as_of)}"
+    if test == "missing":
+        return f"NOT EXISTS (SELECT 1 {edges} AND {live})"
+    return f"EXISTS (SELECT 1 {edges} AND {live} AND NOT EXISTS ({exists}))"
+
+
+def _removed_by(variable: str, instant: int) -> str:
+    """`variable` is an entity's last version before `instant`, and it ended by then: the entity was removed
+    (versions of one entity never overlap, so no later one began in between)."""
+    t, v = int(instant), variable
+    later = f"SELECT 1 FROM entity_version n WHERE n.ref = {v}.ref AND n.valid_from BETWEEN {v}.valid_to AND {t}"
+    return f"{v}.valid_to <= {t} AND NOT EXISTS ({later})"
 
 
 PRESENT_CONDITIONS = _conditions("e", "entity_tag", "ref")
 VERSION_CONDITIONS = _conditions("e", "version_tag", "id")
+
+
+_CHANGE_TYPES = "c.type IN (SELECT value FROM json_each(:types))"
 
 
 def valid(variable: str, at: bool) -> str:
@@ -309,11 +354,41 @@ class SqlStatements:
 
     @cached_property
     def migrate_schema(self) -> list[str]:
-        """From `MIGRATED_FROM` to `SCHEMA_VERSION` (the new tables are created as for a new store)."""
+        """From `MIGRATED_FROM` (4) to 5 (the new tables are created as for a new store)."""
         return [
             "ALTER TABLE sync_run ADD COLUMN principal TEXT",
-            f"UPDATE store_meta SET schema_version = {SCHEMA_VERSION} WHERE id = 'store'",
+            "UPDATE store_meta SET schema_version = 5 WHERE id = 'store'",
         ]
+
+    @cached_property
+    def metadata_columns(self) -> list[tuple[str, str]]:
+        """(probe, DDL) pairs adding the annotation and label entries (schema version 6): each DDL runs where
+        its probe answers nothing, so a migration interrupted after some of them is done again cleanly."""
+        return [
+            (
+                f"SELECT 1 FROM pragma_table_info('{table}') WHERE name = '{column}'",
+                f"ALTER TABLE {table} ADD COLUMN {column} TEXT",
+            )
+            for table in ("entity", "entity_version")
+            for column in ("annotations", "labels")
+        ]
+
+    def metadata_documents(self, table: str) -> str:
+        """A page of the documents of `DUMP_TABLES[table]` (entities, versions), by key after `:after`."""
+        node = DUMP_TABLES[table]
+        return (
+            f"SELECT {node.key}, document FROM {TABLE_NAMES[node.label]} WHERE {node.key} > :after "
+            f"AND document IS NOT NULL ORDER BY {node.key} LIMIT :limit"
+        )
+
+    def set_metadata_entries(self, table: str) -> str:
+        node = DUMP_TABLES[table]
+        name = TABLE_NAMES[node.label]
+        return f"UPDATE {name} SET annotations = :annotations, labels = :labels WHERE {node.key} = :key"
+
+    @cached_property
+    def set_current_schema_version(self) -> str:
+        return f"UPDATE store_meta SET schema_version = {SCHEMA_VERSION} WHERE id = 'store'"
 
     @cached_property
     def finish_sync_run(self) -> str:
@@ -414,12 +489,15 @@ class SqlStatements:
 
     def _from(self, active: tuple[str, ...], as_of: int | None, *, paged: bool) -> str:
         """`FROM ... WHERE ...` binding `e` to the present entities (or the versions valid at `as_of`) that
-        match the filters."""
+        match the filters; with `state:removed`, to the removed ones (at `as_of`: their last versions, which
+        ended by then with none after them)."""
+        removed = _REMOVED in active
+        conditions = [_condition(name, as_of) for name in active if name != _REMOVED]
         if as_of is None:
-            conditions = [f"e.state = '{PRESENT}'", *(PRESENT_CONDITIONS[name] for name in active)]
+            conditions.insert(0, f"e.state = '{REMOVED if removed else PRESENT}'")
             table = "entity"
         else:
-            conditions = [_valid_at("e", as_of), *(VERSION_CONDITIONS[name] for name in active)]
+            conditions.insert(0, _removed_by("e", as_of) if removed else _valid_at("e", as_of))
             table = "entity_version"
         if paged:
             conditions.append("e.ref > :after")
@@ -427,6 +505,8 @@ class SqlStatements:
 
     def find_entities(self, active: tuple[str, ...], as_of: int | None = None) -> str:
         columns = ENTITY_COLUMNS_SQL if as_of is None else VERSION_ENTITY_COLUMNS
+        if _REMOVED in active and as_of is not None:
+            columns = REMOVED_VERSION_COLUMNS
         return f"SELECT {columns} {self._from(active, as_of, paged=True)} ORDER BY e.ref LIMIT :limit"
 
     def count_entities(self, active: tuple[str, ...], as_of: int | None = None) -> str:
@@ -437,17 +517,15 @@ class SqlStatements:
 
     def facet(self, field: str, active: tuple[str, ...], as_of: int | None = None) -> str:
         source = self._from(active, as_of, paged=False)
-        if field == "tag":
+        if field == "tag":  # with the null bucket: the entities without tags
             table = "entity_tag" if as_of is None else "version_tag"
             key = "ref" if as_of is None else "id"
             return (
                 f"SELECT t.tag AS value, count(*) AS n FROM {table} t WHERE t.key IN (SELECT e.{key} {source}) "
-                "GROUP BY t.tag ORDER BY n DESC, value"
+                f"GROUP BY t.tag UNION ALL SELECT NULL, count(*) {source} AND NOT EXISTS "
+                f"(SELECT 1 FROM {table} t WHERE t.key = e.{key}) ORDER BY n DESC, value"
             )
-        return (
-            f"SELECT e.{field} AS value, count(*) AS n {source} AND e.{field} IS NOT NULL "
-            f"GROUP BY e.{field} ORDER BY n DESC, value"
-        )
+        return f"SELECT e.{field} AS value, count(*) AS n {source} GROUP BY e.{field} ORDER BY n DESC, value"
 
     def _start(self, batched: bool) -> str:
         return "json_each(:refs) j" if batched else "(SELECT :ref AS value) j"
@@ -477,6 +555,10 @@ class SqlStatements:
             f"AND {valid('x', at)} WHERE r.d < {int(depth)}) "
             "SELECT ref, min(d) AS d FROM r WHERE ref <> :ref GROUP BY ref ORDER BY d, ref"
         )
+
+    def edges_of(self, label: str, at: bool = False) -> str:
+        """Every edge of one label, open now or (`at`) valid at `:as_of`, each (source, target) once."""
+        return f"SELECT DISTINCT x.src, x.dst FROM edge x WHERE x.type = '{label}' AND {valid('x', at)}"
 
     def dump(self, name: str) -> tuple[str, tuple[str, ...]]:
         """Every row of one table (see `DUMP_TABLES`) in key order, and the column names."""
@@ -577,7 +659,8 @@ class SqlStatements:
         return f"SELECT c.id, {columns} FROM json_each(:ids) j CROSS JOIN change_event c ON c.id = j.value"
 
     def change_event_keys(self, active: tuple[str, ...]) -> str:
-        conditions = ["c.at >= :since", "c.at < :until", *(f"c.{name} = :{name}" for name in active)]
+        conditions = ["c.at >= :since", "c.at < :until"]
+        conditions += [_CHANGE_TYPES if name == "types" else f"c.{name} = :{name}" for name in active]
         return (
             f"SELECT c.batch, c.ordinal FROM change_event c WHERE {' AND '.join(conditions)} "
             "ORDER BY c.at, c.batch, c.ordinal LIMIT :limit"

@@ -133,17 +133,27 @@ class Timeline:
     # --- the change feed -------------------------------------------------------------------------------------
 
     def changes(
-        self, since: int, until: int, where: EntityFilter, *, first: int, skip: int = 0
+        self,
+        since: int,
+        until: int,
+        where: EntityFilter,
+        *,
+        first: int,
+        skip: int = 0,
+        types: tuple[str, ...] | None = None,
     ) -> list[ChangeEventRecord]:
-        """Up to `first` events in [since, until), oldest first, after skipping `skip` events (at `since`).
+        """Up to `first` events in [since, until), oldest first, after skipping `skip` events (at `since`);
+        with `types`, only events of those types (`graphsvc.change_log`).
 
         The caller pages with (instant of the last event, how many events at that instant it has seen).
         Unfiltered, the page's events are named from the batches in the window; with filters, by a scan of the
         window's events for their sort keys. Either way the page itself is then read by key.
         """
         active = tuple(name for name in where.active() if name in CHANGE_FILTERS)
+        params: dict[str, Any] = {name: getattr(where, name) for name in active}
+        if types is not None:
+            active, params = (*active, "types"), params | {"types": list(types)}
         if active:
-            params = {name: getattr(where, name) for name in active}
             params |= {"since": since, "until": until, "limit": first + skip}
             keys = self.read(self.q.change_event_keys(active), params)
             ids = [f"{batch}:{ordinal}" for batch, ordinal in keys[skip:]]

@@ -90,7 +90,7 @@ def test_a_version_4_store_is_migrated_in_place(store_settings: Settings) -> Non
     store.close()
     migrated = open_store(store_settings)
     try:
-        assert migrated.schema_version() == SCHEMA_VERSION == 5
+        assert migrated.schema_version() == SCHEMA_VERSION == 6  # 4 -> 5 -> 6
         assert [(r.id, r.principal) for r in migrated.sync_runs()] == [("old-run", None)]
         ApiTokens(lambda: migrated).create("after-migration", ["read"], "cli:ops")
         assert [t.name for t in migrated.api_tokens()] == ["after-migration"]

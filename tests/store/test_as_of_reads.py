@@ -89,10 +89,14 @@ def expected(store: GraphStore, where: EntityFilter, at: int) -> list[dict[str, 
     return sorted(found, key=lambda v: v["ref"])
 
 
-def facet_counts(matches: list[dict[str, Any]], field: str) -> Counter[str]:
+def facet_counts(matches: list[dict[str, Any]], field: str) -> Counter[str | None]:
+    """Each value's count, and under None the matches without one (for tags: without tags)."""
     if field == "tag":
-        return Counter(tag for v in matches for tag in v["tags"] or [])
-    return Counter(v[field] for v in matches if v[field] is not None)
+        counts = Counter(tag for v in matches for tag in v["tags"] or [])
+        counts[None] = sum(1 for v in matches if not v["tags"])
+    else:
+        counts = Counter(v[field] for v in matches)
+    return Counter({value: n for value, n in counts.items() if n})
 
 
 def intervals(records: list[Any]) -> list[tuple[str, int, int | None]]:
@@ -116,7 +120,8 @@ def test_facets_at_every_instant_match_the_raw_versions(history: GraphStore) -> 
         for where in (EntityFilter(), EntityFilter(owner="group:default/team-b")):
             matches = expected(history, where, at)
             for field in ("type", "owner", "tag"):
-                want = sorted(facet_counts(matches, field).items(), key=lambda item: (-item[1], item[0]))
+                counts = facet_counts(matches, field).items()
+                want = sorted(counts, key=lambda item: (-item[1], item[0] is None, item[0] or ""))
                 assert history.facets(field, where, at) == want, (at, where, field)
 
 

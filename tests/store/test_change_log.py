@@ -70,18 +70,20 @@ def test_filters_see_the_entity_as_it_was_when_the_event_happened(store: GraphSt
     assert feed(store, EntityFilter(kind="group")) == []
 
 
-def test_a_relation_declared_by_another_entity_is_filed_under_its_source(store: GraphStore) -> None:
-    """A group listing a member makes the edge user -memberOf-> group: the event's entity is the user."""
+def test_a_relation_is_filed_under_the_entity_that_declared_it(store: GraphStore) -> None:
+    """A group listing a member makes the edge user -memberOf-> group, but the group declared it: the event is
+    the group's own row, hasMember, so a filter on the group (its kind, owner, system) finds it."""
     sync_source(store, source((B, [entity("User", "ann", {"memberOf": []})])), source="people", at=T0)
     sync_source(store, source((A, [group("team-a", members=["ann"])])), source="groups", at=T1)
     sync_source(store, source((A, [group("team-a")])), source="groups", at=T2)
-    member = ("user:default/ann", "memberOf", "group:default/team-a")
-    assert feed(store, EntityFilter(kind="user")) == [
-        ("ENTITY_ADDED", "user:default/ann"),
+    member = ("group:default/team-a", "hasMember", "user:default/ann")
+    assert feed(store, EntityFilter(kind="group")) == [
+        ("ENTITY_ADDED", "group:default/team-a"),
         ("RELATION_ADDED", *member),
+        ("ENTITY_UPDATED", "group:default/team-a"),
         ("RELATION_REMOVED", *member),
     ]
-    assert ("RELATION_ADDED", *member) not in feed(store, EntityFilter(kind="group"))
+    assert feed(store, EntityFilter(kind="user")) == [("ENTITY_ADDED", "user:default/ann")]
 
 
 def test_pages_cross_batches_that_share_an_instant(store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:

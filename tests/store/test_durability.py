@@ -95,8 +95,9 @@ def test_a_sync_that_fails_halfway_leaves_nothing_of_itself(store: GraphStore) -
     sync_source(store, BEFORE, source="s1", at=T0)
     before = {name: store.rows(name) for name in ("entities", "versions", "edges", "change_events")}
 
-    def fail(done: int, total: int) -> None:
-        raise RuntimeError("the process dies after the first batch")
+    def fail(done: int, total: int, phase: str) -> None:
+        if phase == "writing" and done:
+            raise RuntimeError("the process dies after the first batch")
 
     with pytest.raises(RuntimeError, match="dies"):
         sync_source(store, AFTER, source="s1", at=T1, progress=fail)
@@ -284,8 +285,8 @@ def test_on_neo4j_a_sync_aborted_by_a_deadlock_is_run_again_whole(neo4j_settings
             session.run("UNWIND range(1, 2000) AS i CREATE (:Scratch {i: i})").consume()
         paused, resume = threading.Event(), threading.Event()
 
-        def pause_once(done: int, total: int) -> None:  # the sync's progress: it holds the writer lock here
-            if not paused.is_set():
+        def pause_once(done: int, total: int, phase: str) -> None:  # after a write: it holds the writer lock
+            if phase == "writing" and done and not paused.is_set():
                 paused.set()
                 assert resume.wait(30)
 

@@ -183,7 +183,7 @@ def test_filters_pagination_counts_and_facets(store: GraphStore) -> None:
     assert store.count_entities(EntityFilter(kind="component", tag="java")) == 4
     assert [e.name for e in store.find_entities(EntityFilter(text="payments"), first=10, after=None)] == ["svc-00"]
     assert store.facets("kind", EntityFilter()) == [("component", 10), ("group", 2)]
-    assert store.facets("tag", EntityFilter()) == [("java", 4)]
+    assert store.facets("tag", EntityFilter()) == [(None, 8), ("java", 4)]  # 6 components and 2 groups untagged
     assert store.facets("owner", EntityFilter(kind="component")) == [
         ("group:default/team-a", 5),
         ("group:default/team-b", 5),
