@@ -19,6 +19,7 @@ from strawberry.types import Info
 from graphsvc.api.errors import bad_input
 from graphsvc.api.limits import page_size
 from graphsvc.store.cypher import EntityFilter as StoreFilter
+from graphsvc.store.errors import UnknownRelationError
 from graphsvc.store.traversal import (
     EVERY_HOP,
     MAX_CYCLE_LENGTH,
@@ -26,7 +27,6 @@ from graphsvc.store.traversal import (
     MAX_PATHS,
     Hop,
     Path,
-    UnknownRelationError,
     hops,
 )
 

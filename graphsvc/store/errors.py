@@ -23,3 +23,7 @@ class PartialImportError(StoreError):
 class StoreTransientError(StoreError):
     """The engine aborted a transaction for a reason that may pass (a deadlock, a cluster's leader moving, a
     lost connection): the same transaction may succeed when run again (`graphsvc.sync.sync_source` does)."""
+
+
+class UnknownRelationError(ValueError):
+    """A relation type that is not one of Backstage's 14 (in a walk, or a `missing`/`dangling` filter)."""

@@ -17,23 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from graphsvc.model import REVERSE_RELATION
 from graphsvc.model.validators import is_valid_label_key
-from graphsvc.store.schema import EDGE_LABELS
+from graphsvc.store.errors import UnknownRelationError
+from graphsvc.store.schema import RELATION_TYPE_EDGES
 
-OUT, IN = "out", "in"
-RELATION_EDGE: dict[str, tuple[str, str]] = {
-    **{forward: (label, OUT) for forward, label in EDGE_LABELS.items()},
-    **{REVERSE_RELATION[forward]: (label, IN) for forward, label in EDGE_LABELS.items()},
-}
+RELATION_EDGE = RELATION_TYPE_EDGES
 """Each of Backstage's 14 relation types -> (the edge label that stores it, the direction read from the entity)."""
 RELATION_TESTS = ("missing", "dangling")
 """The relation filters: an active filter name is `<test>:<relation type>` (`missing:ownedBy`)."""
 _BY_LOWER = {name.lower(): name for name in RELATION_EDGE}
-
-
-class UnknownRelationError(ValueError):
-    """A relation filter named a type Backstage does not have."""
 
 
 def relation_types(names: Iterable[str]) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphsvc.model import REVERSE_RELATION
+
 # Backstage forward relation type -> edge label. The reverse types are read off incoming edges.
 EDGE_LABELS: dict[str, str] = {
     "ownedBy": "OWNED_BY",
@@ -21,6 +23,12 @@ EDGE_LABELS: dict[str, str] = {
     "partOf": "PART_OF",
 }
 FORWARD_TYPES: dict[str, str] = {label: rel for rel, label in EDGE_LABELS.items()}
+RELATION_TYPE_EDGES: dict[str, tuple[str, str]] = {
+    **{forward: (label, "out") for forward, label in EDGE_LABELS.items()},
+    **{REVERSE_RELATION[forward]: (label, "in") for forward, label in EDGE_LABELS.items()},
+}
+"""Each of Backstage's 14 relation types -> (the edge label that stores it, the direction it is read in from the
+entity that has the row): a reverse type (`dependencyOf`) is its forward type's edge read from the other end."""
 VERSION_EDGE = "HAS_VERSION"
 
 # Entity.state values. A `dangling` node stands in for a relation target no source has defined (yet).

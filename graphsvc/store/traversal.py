@@ -19,7 +19,8 @@ from itertools import product
 from typing import TYPE_CHECKING
 
 from graphsvc.model import REVERSE_RELATION
-from graphsvc.store.schema import EDGE_LABELS, FORWARD_TYPES
+from graphsvc.store.errors import UnknownRelationError
+from graphsvc.store.schema import EDGE_LABELS, FORWARD_TYPES, RELATION_TYPE_EDGES
 
 if TYPE_CHECKING:
     from graphsvc.store.cypher import EntityFilter
@@ -37,10 +38,6 @@ MAX_CYCLE_LENGTH = 10
 """Longer dependency cycles are not listed: enumerating them all is exponential in their length."""
 _PAGE = 1000
 """Entities read per statement when the refs matching a filter are read (the store's largest page)."""
-
-
-class UnknownRelationError(ValueError):
-    """A relation type that is not one of Backstage's 14."""
 
 
 @dataclass(frozen=True, order=True)
@@ -76,16 +73,12 @@ def hops(relations: Sequence[str], direction: str = "out") -> tuple[Hop, ...]:
         )
     found: set[Hop] = set()
     for relation in relations:
-        named = Hop(EDGE_LABELS[relation], "out") if relation in EDGE_LABELS else _reverse_hop(relation)
+        named = Hop(*RELATION_TYPE_EDGES[relation])
         if direction in ("out", "both"):
             found.add(named)
         if direction in ("in", "both"):
             found.add(named.reversed())
     return tuple(sorted(found))
-
-
-def _reverse_hop(relation: str) -> Hop:
-    return Hop(EDGE_LABELS[REVERSE_RELATION[relation]], "in")
 
 
 EVERY_HOP = hops(RELATION_TYPES)

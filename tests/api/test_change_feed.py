@@ -14,22 +14,16 @@ ann -MEMBER_OF-> team-y, b -DEPENDS_ON-> a), and each event is still the declari
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import yaml
 
-from graphsvc.api.context import Context
-from graphsvc.api.schema import schema
 from graphsvc.config import Settings
 from graphsvc.service import CatalogService
 from graphsvc.store import open_store
-from graphsvc.sync import sync_source
-from graphsvc.timestamps import from_datetime
-from ingestors.read import read_source
+from tests.api.catalog_steps import execute, sync_steps
 from tests.store.catalog_builder import component, entity, group
 
 T1, T2, T3 = (datetime(2026, 4, day, tzinfo=UTC) for day in (1, 2, 3))
@@ -57,12 +51,7 @@ def files(step: int) -> dict[str, list[dict[str, Any]]]:
 def service(module_store_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogService]:
     root = tmp_path_factory.mktemp("feed")
     service = CatalogService(open_store(module_store_settings), module_store_settings)
-    counts = []
-    for step, at in enumerate((T1, T2, T3), start=1):
-        for name, documents in files(step).items():
-            (root / name).write_text(yaml.safe_dump_all(documents, sort_keys=False))
-        result = read_source(str(root), glob="*.yaml")
-        counts.append(sync_source(service.store, result, source=str(root), at=from_datetime(at)).counts)
+    counts = sync_steps(service, root, files, (T1, T2, T3))
     assert [(c["added"], c["updated"], c["removed"], c["errors"]) for c in counts] == [
         (8, 0, 0, 0),
         (0, 3, 0, 0),
@@ -75,10 +64,6 @@ def service(module_store_settings: Settings, tmp_path_factory: pytest.TempPathFa
 FEED = """query($since: DateTime!, $until: DateTime, $filter: ChangeFilter, $first: Int, $after: String) {
     changes(since: $since, until: $until, filter: $filter, first: $first, after: $after) {
     edges { node { type entityRef relationType targetRef } } pageInfo { hasNextPage endCursor } } }"""
-
-
-def execute(service: CatalogService, query: str, **variables: Any) -> Any:
-    return asyncio.run(schema.execute(query, variable_values=variables, context_value=Context(service=service)))
 
 
 def feed(service: CatalogService, since: datetime = T1, until: datetime | None = None, **filter: Any) -> list[tuple]:

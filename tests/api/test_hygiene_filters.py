@@ -14,23 +14,18 @@ Every answer is exact, on both engines.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import yaml
 
-from graphsvc.api.context import Context
-from graphsvc.api.schema import schema
 from graphsvc.config import Settings
 from graphsvc.service import CatalogService
 from graphsvc.store import open_store
-from graphsvc.sync import sync_source
 from graphsvc.timestamps import from_datetime
 from ingestors.local import file_location
-from ingestors.read import read_source
+from tests.api.catalog_steps import execute, sync_steps
 from tests.store.catalog_builder import component, entity, group
 
 T1, T2, T3 = (datetime(2026, month, 1, tzinfo=UTC) for month in (5, 6, 7))
@@ -112,12 +107,7 @@ def _with_metadata(document: dict[str, Any], **metadata: Any) -> dict[str, Any]:
 def service(module_store_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogService]:
     root = tmp_path_factory.mktemp("hygiene")
     service = CatalogService(open_store(module_store_settings), module_store_settings)
-    counts = []
-    for step, at in enumerate((T1, T2, T3), start=1):
-        for name, documents in files(step).items():
-            (root / name).write_text(yaml.safe_dump_all(documents, sort_keys=False))
-        result = read_source(str(root), glob="*.yaml")
-        counts.append(sync_source(service.store, result, source=str(root), at=from_datetime(at)).counts)
+    counts = sync_steps(service, root, files, (T1, T2, T3))
     assert counts == [
         {"added": 13, "updated": 0, "removed": 0, "unchanged": 0, "errors": 0},
         {"added": 1, "updated": 3, "removed": 2, "unchanged": 8, "errors": 0},  # legacy-db; checkout, ledger, fx
@@ -126,10 +116,6 @@ def service(module_store_settings: Settings, tmp_path_factory: pytest.TempPathFa
     service.catalog_root = root  # type: ignore[attr-defined]
     yield service
     service.close()
-
-
-def execute(service: CatalogService, query: str, **variables: Any) -> Any:
-    return asyncio.run(schema.execute(query, variable_values=variables, context_value=Context(service=service)))
 
 
 def run(service: CatalogService, query: str, **variables: Any) -> dict[str, Any]:
