@@ -477,12 +477,20 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def measure_query(client: httpx.Client, spec: QuerySpec, requests: int, warmup: int) -> tuple[list[float], list[int]]:
     """Warm up, then `requests` timed requests cycling through the variables; latencies (ms) and sizes."""
-    cycle = itertools.cycle(spec.variables)
+    return timed_requests(lambda variables: post_query(client, spec, variables), spec.variables, requests, warmup)
+
+
+def timed_requests(
+    request: Callable[[dict[str, str]], tuple[float, int]], variables: list[dict[str, str]], requests: int, warmup: int
+) -> tuple[list[float], list[int]]:
+    """`warmup` untimed calls of `request`, then `requests` timed ones, cycling through `variables`; each call
+    answers (milliseconds, answer size). The latencies and the sizes."""
+    cycle = itertools.cycle(variables)
     for _ in range(warmup):
-        post_query(client, spec, next(cycle))
+        request(next(cycle))
     timings, sizes = [], []
     for _ in range(requests):
-        ms, size = post_query(client, spec, next(cycle))
+        ms, size = request(next(cycle))
         timings.append(ms)
         sizes.append(size)
     return timings, sizes

@@ -37,6 +37,7 @@ from bench.run_bench import (  # noqa: E402
     percentile,
     run_child,
     running_server,
+    timed_requests,
 )
 
 THROUGH_APIS = '["dependsOn", "consumesApi", "apiProvidedBy"]'
@@ -169,15 +170,7 @@ def ask(client: httpx.Client, question: Question, variables: dict[str, str]) -> 
 
 
 def measure(client: httpx.Client, question: Question, requests: int, warmup: int) -> tuple[list[float], list[int]]:
-    cycle = itertools.cycle(question.variables)
-    for _ in range(warmup):
-        ask(client, question, next(cycle))
-    timings, sizes = [], []
-    for _ in range(requests):
-        ms, size = ask(client, question, next(cycle))
-        timings.append(ms)
-        sizes.append(size)
-    return timings, sizes
+    return timed_requests(lambda variables: ask(client, question, variables), question.variables, requests, warmup)
 
 
 def main(argv: list[str] | None = None) -> int:
