@@ -20,6 +20,7 @@ SUITE_ROOTS = [Path("/tmp"), REPOSITORY, SHARED.resolve()]
 SUITE_ENV = {
     "CATALOG_ANONYMOUS": ",".join(SCOPES),
     "CATALOG_LOCAL_ROOTS": ",".join(str(root) for root in SUITE_ROOTS),
+    "CATALOG_VERIFY_EXECUTION": "1",  # every query the suite sends is executed both ways and compared
 }
 """Set for the whole test session (`tests/conftest.py`), so `catalog` subprocesses run under them too."""
 
