@@ -200,8 +200,12 @@ class PageInfo:
 
 @strawberry.type
 class EntityEdge:
-    cursor: str
     node: Entity
+
+    @strawberry.field(description="Where this edge is in the list: `after` it, the next page starts.")
+    def cursor(self) -> str:
+        """Encoded when asked for: a page of 1,000 names spent a sixth of its time encoding unread cursors."""
+        return encode_cursor(self.node.ref)
 
 
 @strawberry.type(description="A page of entities ordered by ref (Relay connection).")
@@ -376,12 +380,12 @@ class CatalogQuery:
         store = info.context.store
         records = store.find_entities(where, first=size + 1, after=decode_cursor(after), as_of=at) if size else []
         page = records[:size]
-        edges = [EntityEdge(cursor=encode_cursor(r.ref), node=to_entity(r, at)) for r in page]
+        edges = [EntityEdge(node=to_entity(r, at)) for r in page]
         info_ = PageInfo(
             has_next_page=len(records) > size,
             has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=encode_cursor(page[0].ref) if page else None,
+            end_cursor=encode_cursor(page[-1].ref) if page else None,
         )
         # Fewer rows than asked for, from the start: the page holds every match, so its length is the count.
         whole = after is None and 0 < size and len(records) <= size
