@@ -52,16 +52,16 @@ SHAPES = [
 @contextmanager
 def standard_execution() -> Iterator[None]:
     """Planning switched off: every root field completed by graphql-core."""
-    original = fast_execution.PlannedExecutionContext._completer
+    original = fast_execution.PlannedExecutionContext._plan
 
     def give_up(*_: Any) -> Any:
         raise fast_execution.GiveUp()
 
-    fast_execution.PlannedExecutionContext._completer = give_up  # type: ignore[method-assign]
+    fast_execution.PlannedExecutionContext._plan = give_up  # type: ignore[method-assign]
     try:
         yield
     finally:
-        fast_execution.PlannedExecutionContext._completer = original  # type: ignore[method-assign]
+        fast_execution.PlannedExecutionContext._plan = original  # type: ignore[method-assign]
 
 
 def executor(service: CatalogService, query: str, variables: dict[str, Any]) -> Callable[[], None]:

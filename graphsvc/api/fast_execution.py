@@ -30,17 +30,21 @@ import asyncio
 import json
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    DirectiveNode,
     GraphQLAbstractType,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    Node,
     OperationType,
     Undefined,
     is_abstract_type,
@@ -68,15 +72,54 @@ class GiveUp(Exception):
     """The plan cannot answer exactly as the standard execution would: let the standard execution answer."""
 
 
+@dataclass(frozen=True)
+class ResolverSlot:
+    """What a resolver field needs from each execution: its resolve info and converted arguments (they hold
+    the request's context and variables, so a plan kept for later executions cannot hold them)."""
+
+    field_def: Any
+    definition: Any
+    details: Any
+    parent: GraphQLObjectType
+    path: Path
+
+
+@dataclass
+class Plans:
+    """The plans made for one root field of one operation, kept for its later executions."""
+
+    objects: dict[tuple[str, int], Completer] = field(default_factory=dict)
+    slots: list[ResolverSlot] = field(default_factory=list)
+    keep: list[Any] = field(default_factory=list)
+    """What `objects` is keyed by (by identity), alive as long as the plans."""
+
+
 @dataclass
 class Run:
-    """One plan's completion of one root field: the resolver results still to be awaited."""
+    """One completion of one root field by its plan: the execution's values of the resolvers' slots, and the
+    resolver results still to be awaited."""
 
+    executor: PlannedExecutionContext
+    plans: Plans
+    info: Any
+    """The root field's resolve info, for type resolution (which reads no more of it than the schema)."""
+    arguments: dict[int, dict[str, Any]] = field(default_factory=dict)
     pending: list[tuple[dict[str, Any], str, Awaitable[Any], Completer]] = field(default_factory=list)
+
+    def kwargs(self, slot: int) -> dict[str, Any]:
+        """The keyword arguments of the resolver in `slot` in this execution: made at its first call."""
+        found = self.arguments.get(slot)
+        if found is None:
+            found = self.arguments[slot] = self.executor.resolver_kwargs(self.plans.slots[slot])
+        return found
 
 
 Completer = Callable[[Any, Run], Any]
-Getter = Callable[[Any], Any]
+Getter = Callable[[Any, Run], Any]
+PLANS_KEPT = 1000
+"""Operations whose plans are kept (their documents come from the parser's cache, which keeps as many)."""
+_kept: OrderedDict[tuple[int, str, str], tuple[Any, Plans, Completer]] = OrderedDict()
+_kept_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -96,6 +139,12 @@ def counts() -> Counts:
     return Counts(**_counts)
 
 
+def forget_plans() -> None:
+    """Drop the plans kept for later executions (tests that change how plans are made)."""
+    with _kept_lock:
+        _kept.clear()
+
+
 class ExecutionDiffers(AssertionError):
     """A plan answered differently from the standard execution: a bug in this module."""
 
@@ -105,8 +154,6 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._object_plans: dict[tuple[str, int], Completer] = {}
-        self._keep: list[Any] = []  # what plans are keyed by (by identity): alive as long as the plans
         self._standard_path: Path | None = None
         """The root field the standard execution is completing: graphql-core completes a non-null type by
         completing its inner type at the same path, which must not be planned again."""
@@ -120,25 +167,40 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> Any:
+        standard = (return_type, field_details_list, info, path, result, position_context)
         if (
             path.prev is not None
             or path is self._standard_path
             or self.operation.operation != OperationType.QUERY
             or isinstance(result, Exception)
         ):
-            return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+            return super().complete_value(*standard)
         try:
-            completer = self._completer(return_type, field_details_list, path, info)
+            plans, completer = self._plan(return_type, field_details_list, path)
         except GiveUp:
-            completer = None
-        if completer is None:
-            return super().complete_value(return_type, field_details_list, info, path, result, position_context)
-        return self._complete_planned(
-            completer, (return_type, field_details_list, info, path, result, position_context)
-        )
+            return super().complete_value(*standard)
+        return self._complete_planned(Run(self, plans, info), completer, standard)
 
-    def _complete_planned(self, completer: Completer, standard: tuple[Any, ...]) -> Any:
-        run, tally = Run(), [0]
+    def _plan(self, return_type: GraphQLOutputType, details: Any, path: Path) -> tuple[Plans, Completer]:
+        """The root field's plans: those an earlier execution of the same operation made, or new ones (kept
+        when no directive's variable can change the selections: @skip and @include)."""
+        key = (id(self.operation), str(path.key), str(return_type))
+        with _kept_lock:
+            kept = _kept.get(key)
+            if kept is not None and kept[0] is self.operation:
+                _kept.move_to_end(key)
+                return kept[1], kept[2]
+        plans = Plans()
+        completer = self._completer(return_type, details, path, plans)
+        if _fixed_selections(self.operation, self.fragment_definitions):
+            with _kept_lock:
+                _kept[key] = (self.operation, plans, completer)
+                while len(_kept) > PLANS_KEPT:
+                    _kept.popitem(last=False)
+        return plans, completer
+
+    def _complete_planned(self, run: Run, completer: Completer, standard: tuple[Any, ...]) -> Any:
+        tally = [0]
         try:
             with tallying(tally):
                 value = completer(standard[4], run)
@@ -222,100 +284,88 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
     # -----------------------------------------------------------------------------------------------------
     # Making plans
 
-    def _completer(self, return_type: GraphQLOutputType, details: Any, path: Path, info: Any) -> Completer:
+    def _completer(self, return_type: GraphQLOutputType, details: Any, path: Path, plans: Plans) -> Completer:
         """How to complete a value of `return_type` selected by `details` (the nodes of the field that answered
-        it, whose resolve info is `info`)."""
+        it). Plans hold nothing of this execution: what differs between executions comes from the `Run`."""
         if is_non_null_type(return_type):
-            return _non_null(self._completer(return_type.of_type, details, path, info))  # type: ignore[union-attr]
+            return _non_null(self._completer(return_type.of_type, details, path, plans))  # type: ignore[union-attr]
         if is_list_type(return_type):
-            return _list_of(self._completer(return_type.of_type, details, path, info))  # type: ignore[union-attr]
+            return _list_of(self._completer(return_type.of_type, details, path, plans))  # type: ignore[union-attr]
         if is_leaf_type(return_type):
             return _leaf(return_type)  # type: ignore[arg-type]
         if is_abstract_type(return_type):
-            return self._abstract(return_type, details, path, info)  # type: ignore[arg-type]
+            return _abstract(return_type, details, path)  # type: ignore[arg-type]
         if is_object_type(return_type):
-            return self._object(return_type, details, path, info)  # type: ignore[arg-type]
+            return self.object_plan(return_type, details, path, plans)  # type: ignore[arg-type]
         raise GiveUp()
 
-    def _abstract(self, abstract: GraphQLAbstractType, details: Any, path: Path, info: Any) -> Completer:
-        resolve_type = abstract.resolve_type
-        if resolve_type is None:
-            raise GiveUp()
-        by_type: dict[str, Completer] = {}
-
-        def complete(value: Any, run: Run) -> Any:
-            if value is None:
-                return None
-            name = resolve_type(value, info, abstract)
-            plan = by_type.get(name)
-            if plan is None:
-                runtime = self.schema.get_type(name) if isinstance(name, str) else None
-                if not is_object_type(runtime) or not self.schema.is_sub_type(abstract, runtime):  # type: ignore[arg-type]
-                    raise GiveUp()
-                plan = by_type[name] = self._object(runtime, details, path, info)  # type: ignore[arg-type]
-            return plan(value, run)
-
-        return complete
-
-    def _object(self, object_type: GraphQLObjectType, details: Any, path: Path, info: Any) -> Completer:
+    def object_plan(self, object_type: GraphQLObjectType, details: Any, path: Path, plans: Plans) -> Completer:
         key = (object_type.name, id(details))
-        plan = self._object_plans.get(key)
+        plan = plans.objects.get(key)
         if plan is not None:
             return plan
-        self._keep.append(details)
+        plans.keep.append(details)
         grouped, defer_usages, _ = self.collect_subfields(object_type, details)
         if defer_usages:
             raise GiveUp()
         fields = [
-            self._field(object_type, name, sub, Path(path, name, object_type.name)) for name, sub in grouped.items()
+            self._field(object_type, name, sub, Path(path, name, object_type.name), plans)
+            for name, sub in grouped.items()
         ]
         is_type_of = object_type.is_type_of
+        is_awaitable = self.is_awaitable
 
         def complete(value: Any, run: Run) -> Any:
             if value is None:
                 return None
-            if is_type_of is not None and not is_type_of(value, info):
+            if is_type_of is not None and not is_type_of(value, run.info):
                 raise GiveUp()
             answer: dict[str, Any] = {}
             for name, get, complete_field, awaits in fields:
-                raw = get(value)
-                if awaits and self.is_awaitable(raw):
+                raw = get(value, run)
+                if awaits and is_awaitable(raw):
                     answer[name] = None
                     run.pending.append((answer, name, raw, complete_field))
                 else:
                     answer[name] = complete_field(raw, run)
             return answer
 
-        self._object_plans[key] = complete
+        plans.objects[key] = complete
         return complete
 
     def _field(
-        self, parent: GraphQLObjectType, name: str, details: Any, path: Path
+        self, parent: GraphQLObjectType, name: str, details: Any, path: Path, plans: Plans
     ) -> tuple[str, Getter, Completer, bool]:
         """(response key, getter, completer, whether the getter may answer an awaitable) of one field."""
         node = details[0].node
         field_name = node.name.value
         if field_name == "__typename":
             type_name = parent.name
-            return name, lambda _: type_name, _leaf_string, False
+            return name, lambda _, __: type_name, _leaf_string, False
         field_def = self.schema.get_field(parent, field_name)
         if field_def is None:
             raise GiveUp()
         definition = field_def.extensions.get(BACKREF)
         if definition is None or definition.extensions:
             raise GiveUp()  # introspection, or a field with extensions (permissions, ...): the standard way
-        info = self.build_resolve_info(field_def, [d.node for d in details], parent, path)
-        complete = self._completer(field_def.type, details, path, info)
+        complete = self._completer(field_def.type, details, path, plans)
         if getattr(field_def.resolve, "_is_default", False):
             return name, _attribute(definition.python_name), complete, False
         resolver = definition.base_resolver
-        if resolver is None:
+        if resolver is None or details[0].fragment_variable_values is not None:
             raise GiveUp()
+        plans.slots.append(ResolverSlot(field_def, definition, details, parent, path))
+        return name, _call(resolver, len(plans.slots) - 1), complete, True
+
+    def resolver_kwargs(self, slot: ResolverSlot) -> dict[str, Any]:
+        """A resolver's keyword arguments in this execution, as Strawberry makes them
+        (`strawberry.schema.schema_converter.get_arguments`): arguments coerced and converted, the info object
+        where the resolver asks for it."""
+        field_def, definition, node = slot.field_def, slot.definition, slot.details[0].node
+        info = self.build_resolve_info(field_def, [d.node for d in slot.details], slot.parent, slot.path)
         strawberry_info = self._strawberry_schema.config.info_class(_raw_info=info, _field=definition)
         arguments = (
-            get_argument_values(
-                field_def, node, self.variable_values, details[0].fragment_variable_values, self.hide_suggestions
-            )
+            get_argument_values(field_def, node, self.variable_values, None, self.hide_suggestions)
             if (field_def.args or node.arguments)
             else {}
         )
@@ -326,7 +376,10 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
             config=self._strawberry_schema.config,
             info=strawberry_info,
         )
-        return name, _call(resolver, kwargs, strawberry_info), complete, True
+        info_parameter = definition.base_resolver.info_parameter
+        if info_parameter:
+            kwargs[info_parameter.name] = strawberry_info
+        return kwargs
 
     @property
     def _strawberry_schema(self) -> Any:
@@ -379,32 +432,68 @@ def _leaf_string(value: Any, run: Run) -> Any:
     return value
 
 
+def _abstract(abstract: GraphQLAbstractType, details: Any, path: Path) -> Completer:
+    resolve_type = abstract.resolve_type
+    if resolve_type is None:
+        raise GiveUp()
+    by_type: dict[str, Completer] = {}
+
+    def complete(value: Any, run: Run) -> Any:
+        if value is None:
+            return None
+        name = resolve_type(value, run.info, abstract)
+        plan = by_type.get(name)
+        if plan is None:
+            schema = run.executor.schema
+            runtime = schema.get_type(name) if isinstance(name, str) else None
+            if not is_object_type(runtime) or not schema.is_sub_type(abstract, runtime):  # type: ignore[arg-type]
+                raise GiveUp()
+            plan = by_type[name] = run.executor.object_plan(runtime, details, path, run.plans)  # type: ignore[arg-type]
+        return plan(value, run)
+
+    return complete
+
+
 def _attribute(name: str) -> Getter:
-    def get(source: Any) -> Any:
+    def get(source: Any, run: Run) -> Any:
         return getattr(source, name)
 
     return get
 
 
-def _call(resolver: Any, kwargs: dict[str, Any], info: Any) -> Getter:
-    """The resolver called as Strawberry calls it (`strawberry.schema.schema_converter.get_arguments`): the
-    source as `self`, `root` or `parent`, the info object where asked for, the converted arguments."""
+def _call(resolver: Any, slot: int) -> Getter:
+    """The resolver called as Strawberry calls it: the source as `self`, `root` or `parent`, and the slot's
+    keyword arguments of this execution."""
     function = resolver.wrapped_func
-    kwargs = dict(kwargs)
-    if resolver.info_parameter:
-        kwargs[resolver.info_parameter.name] = info
     as_self = resolver.self_parameter is not None
     as_keyword = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None]
     if as_keyword:
 
-        def get_with_source(source: Any) -> Any:
-            named = dict(kwargs, **dict.fromkeys(as_keyword, source))
+        def get_with_source(source: Any, run: Run) -> Any:
+            named = dict(run.kwargs(slot), **dict.fromkeys(as_keyword, source))
             return function(source, **named) if as_self else function(**named)
 
         return get_with_source
     if as_self:
-        return lambda source: function(source, **kwargs)
-    return lambda source: function(**kwargs)
+        return lambda source, run: function(source, **run.kwargs(slot))
+    return lambda source, run: function(**run.kwargs(slot))
+
+
+def _fixed_selections(operation: Any, fragments: dict[str, Any]) -> bool:
+    """Whether the operation selects the same fields whatever its variables: no @skip, @include, @defer or
+    @stream anywhere in it or its fragments (their conditions may be variables)."""
+    pending = [operation, *fragments.values()]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, DirectiveNode) and node.name.value in ("skip", "include", "defer", "stream"):
+            return False
+        for key in node.keys:
+            value = getattr(node, key, None)
+            if isinstance(value, Node):
+                pending.append(value)
+            elif isinstance(value, tuple | list):
+                pending.extend(child for child in value if isinstance(child, Node))
+    return True
 
 
 def _verifying() -> bool:

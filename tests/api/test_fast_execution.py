@@ -123,7 +123,7 @@ def test_planned_answers_equal_standard_answers(
 ) -> None:
     planned = answer(service, query, variables)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fast_execution.PlannedExecutionContext, "_completer", _give_up)
+        patch.setattr(fast_execution.PlannedExecutionContext, "_plan", _give_up)
         standard = answer(service, query, variables)
     assert planned == standard
 
@@ -169,13 +169,41 @@ def test_verifying_catches_a_plan_that_answers_differently(
 
     def wrong_names(name: str) -> Any:
         get = original(name)
-        return (lambda source: get(source) + "!") if name == "name" else get
+        return (lambda source, run: get(source, run) + "!") if name == "name" else get
 
     monkeypatch.setattr(fast_execution, "_attribute", wrong_names)
+    fast_execution.forget_plans()
     result = json.loads(answer(service, f"{{ entity(ref: {PS}) {{ ref name }} }}", {}))
     assert result["data"] == {"entity": None}
     assert [e["message"] for e in result["errors"]] == ["planned execution of ['entity'] differs from the standard one"]
     before = fast_execution.counts().verified
     monkeypatch.setattr(fast_execution, "_attribute", original)
+    fast_execution.forget_plans()
     assert json.loads(answer(service, f"{{ entity(ref: {PS}) {{ name }} }}", {}))["errors"] == []
     assert fast_execution.counts().verified == before + 1
+
+
+def test_a_kept_plan_answers_each_execution_with_its_own_variables(
+    service: CatalogService, not_verifying: None
+) -> None:
+    query = "query($r: String!, $n: Int) { entity(ref: $r) { ref relations(first: $n) { type targetRef } } }"
+    cases = [{"r": "component:payments-service", "n": 1}, {"r": "group:payments", "n": 3}, {"r": "group:payments"}]
+    planned = [answer(service, query, variables) for variables in cases]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fast_execution.PlannedExecutionContext, "_plan", _give_up)
+        standard = [answer(service, query, variables) for variables in cases]
+    assert planned == standard
+    assert [len(json.loads(text)["data"]["entity"]["relations"]) for text in planned[:2]] == [1, 3]
+
+
+def test_plans_are_kept_only_when_no_directive_can_change_the_selection() -> None:
+    from graphql import parse
+
+    def fixed(query: str) -> bool:
+        document = parse(query)
+        fragments = {d.name.value: d for d in document.definitions if d.kind == "fragment_definition"}
+        return fast_execution._fixed_selections(document.definitions[0], fragments)
+
+    assert fixed("{ entity(ref: $r) { ref relations(first: $n) { type } } }")
+    assert not fixed("query($s: Boolean!) { entity(ref: $r) { ref @skip(if: $s) } }")
+    assert not fixed("{ entity(ref: $r) { ...F } } fragment F on Entity { ref @include(if: true) }")
