@@ -171,9 +171,14 @@ class GraphStore:
     # --- what the sync needs ---------------------------------------------------------------------------------
 
     def source_state(self, source: str) -> dict[str, tuple[str | None, str, str | None]]:
-        """ref -> (content hash, state, location) for every entity the source has ever claimed."""
+        """ref -> (content hash, state, location) for every entity the source has ever claimed. What a sync
+        keeps of a whole catalog, so each state and location is held once, not once per entity."""
         rows = self.backend.read(self.statements.source_state, {"source": source})
-        return {ref: (digest, state, location) for ref, digest, state, location in rows}
+        shared: dict[str | None, str | None] = {}
+        return {
+            ref: (digest, shared.setdefault(state, state), shared.setdefault(location, location))  # type: ignore[misc]
+            for ref, digest, state, location in rows
+        }
 
     def claims(self, refs: Iterable[str]) -> dict[str, tuple[str | None, str]]:
         """ref -> (claiming source, state) for the refs that exist as nodes."""
