@@ -8,11 +8,10 @@ and a sync decides what changed from what the store holds, so two at once would 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,12 +20,13 @@ from graphsvc.auth.tokens import ApiTokens
 from graphsvc.config import ConfigError, Settings
 from graphsvc.history_replay import CommitProgress, CommitSummary, backfill_history
 from graphsvc.store import GraphStore
-from graphsvc.sync import Progress, SyncSummary, sync_source
+from graphsvc.sync import Progress, SyncSummary, prepare_document, sync_source
 from graphsvc.timestamps import now_micros
 from ingestors.documents import ReadResult
 from ingestors.locations import ReadProgress
-from ingestors.read import SourceUnavailableError, read_source
+from ingestors.read import SourceUnavailableError, stream_source
 from ingestors.reading_policy import ReadingPolicy
+from ingestors.reading_process import ReadingProcess
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,19 +34,6 @@ T = TypeVar("T")
 
 SCHEDULER = "service:scheduler"
 """The principal of the syncs the service starts itself (`refresh_interval_s`)."""
-
-
-def read_in_worker(target: str, options: dict[str, object]) -> ReadResult:
-    """`read_source` in the reading process, its refusal re-raised as a plain `SourceUnavailableError` (its
-    subclasses take other arguments, and an exception the service cannot unpickle would break the pool)."""
-    try:
-        return read_source(target, **options)  # type: ignore[arg-type]
-    except SourceUnavailableError as error:
-        raise SourceUnavailableError(str(error)) from None
-
-
-def _reader_process() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
 
 class UnknownLocationError(LookupError):
@@ -77,12 +64,12 @@ class CatalogService:
         """What syncs may read (`reading.*` settings); every read of a location is held to it."""
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-writer")
         self.tokens = ApiTokens(lambda: self.store, settings.auth.token_cache_s)
-        self._reader: ProcessPoolExecutor | None = None
+        self._reader: ReadingProcess | None = None
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
         if self._reader is not None:
-            self._reader.shutdown(wait=True, cancel_futures=True)
+            self._reader.close()
         self.store.close()
 
     async def run_write(self, work: Callable[[], T]) -> T:
@@ -105,12 +92,18 @@ class CatalogService:
         read_progress: ReadProgress | None = None,
         principal: str | None = None,
     ) -> SyncSummary:
-        """Register a location and sync it. A location that cannot be read at all is not registered.
-        `read_progress` is told as files are read (not from a worker process: there, reading is not shown)."""
+        """Register a location and sync it. A location that cannot be read at all is not registered (the read
+        streams, but has begun when it is registered: what cannot be read at all is known by then).
+        `read_progress` is told as files are read (from a reading process, every few hundred documents)."""
         target = normalize_target(target)
         result = self._read(target, branch, glob, read_progress)
-        self.store.register_location(target, now_micros(), branch, glob)
-        return self._sync(target, result, progress, principal)
+        try:
+            self.store.register_location(target, now_micros(), branch, glob)
+        except BaseException:
+            result.close()
+            raise
+        again = functools.partial(self._read, target, branch, glob, None, result)
+        return self._sync(target, result, progress, principal, again)
 
     def backfill_history(
         self,
@@ -148,7 +141,8 @@ class CatalogService:
             if replayed:
                 return replayed[-1]
         result = self._read(location.target, location.branch, location.glob)
-        return self._sync(location.target, result, progress, principal)
+        again = functools.partial(self._read, location.target, location.branch, location.glob, None, result)
+        return self._sync(location.target, result, progress, principal, again)
 
     def unregister(self, target: str, principal: str | None = None) -> SyncSummary:
         """Forget a location: its entities are closed (kept in history), the registration is removed."""
@@ -175,9 +169,16 @@ class CatalogService:
         raise UnknownLocationError(f"no registered location {target!r}; registerLocation it first")
 
     def _read(
-        self, target: str, branch: str | None, glob: str | None, progress: ReadProgress | None = None
+        self,
+        target: str,
+        branch: str | None,
+        glob: str | None,
+        progress: ReadProgress | None = None,
+        again: ReadResult | None = None,
     ) -> ReadResult:
-        options = {
+        """The location's documents as a stream (`stream_source`), read here or in the reading process.
+        `again`: a read to do again (a sync run again after a transient abort), at the commit it read."""
+        options: dict[str, object] = {
             "branch": branch,
             "timeout": self.settings.fetch_timeout_s,
             "known_digests": self.store.file_digests(target),
@@ -185,24 +186,30 @@ class CatalogService:
         }
         if glob:
             options["glob"] = glob
+        if again is not None and again.commit_sha is not None:
+            options["commit"] = again.commit_sha
         if self._reader is None:
-            return read_source(target, progress=progress, **options)
-        try:
-            return self._reader.submit(read_in_worker, target, options).result()
-        except BrokenProcessPool:  # the reading process died (killed, out of memory): a new one next time
-            self._reader = _reader_process()
-            raise SourceUnavailableError(f"the process reading {target} stopped before it finished") from None
+            return stream_source(target, progress=progress, **options)  # type: ignore[arg-type]
+        custom_kinds = frozenset(kind.lower() for kind in self.settings.custom_kinds)
+        prepare = functools.partial(prepare_document, custom_kinds=custom_kinds)
+        return self._reader.stream(target, options, prepare=prepare, progress=progress)
 
     def read_in_worker_process(self) -> None:
-        """Read sources in a worker process from now on (`catalog serve`): reading parses YAML, which is
-        Python holding the interpreter; in the serving process it made every query wait (measured: point
-        queries' p50 went from 8 ms to 180 ms during back-to-back syncs of 1% of 10k entities). What comes
-        back is the `ReadResult`, the pure outcome of the read; the sync itself stays on the writer thread."""
+        """Read sources in a process of their own from now on (`catalog serve`; any ingest of a large catalog):
+        reading parses YAML, which is Python holding the interpreter, and would make every query wait
+        (`ingestors.reading_process`). The documents come back a chunk at a time as the sync takes them, each
+        already prepared (`graphsvc.sync.prepare_document`: validated, its row and relations made), so that on
+        two cores the reading and preparing runs beside the writing; the sync stays on the writer thread."""
         if self._reader is None:
-            self._reader = _reader_process()
+            self._reader = ReadingProcess()
 
     def _sync(
-        self, target: str, result: ReadResult, progress: Progress | None = None, principal: str | None = None
+        self,
+        target: str,
+        result: ReadResult,
+        progress: Progress | None = None,
+        principal: str | None = None,
+        reread: Callable[[], ReadResult] | None = None,
     ) -> SyncSummary:
         summary = sync_source(
             self.store,
@@ -211,6 +218,7 @@ class CatalogService:
             custom_kinds=self.settings.custom_kinds,
             progress=progress,
             principal=principal or operator().name,
+            reread=reread,
         )
         log.info("synced %s: %s", target, summary.counts)
         return summary

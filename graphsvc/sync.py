@@ -10,15 +10,24 @@ Rules (the store never forgets):
 A whole sync is one transaction (its versions, edges, change events, errors, file digests and the end of its
 run record), so readers see the catalog before the sync or after it, never between; a process killed during
 a sync leaves nothing of it but its run record, which the next open marks `interrupted`.
+
+A sync streams: it takes the source's documents one at a time, as the reader reads them (`stream_source`),
+and writes them in batches of BATCH_SIZE inside its one transaction. What it keeps across batches is compact
+and per entity (the stored hash, state and location of each of the source's entities; the first definition
+of each ref read; the refs that exist as nodes), never the documents: memory stays bounded by the batch,
+whatever the size of the catalog.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sized
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,9 +69,45 @@ BATCH_SIZE = 25_000
 few seconds on a large catalog and that a batch's rows do not pile up in memory, large enough that per-batch
 work does not show. Measured on a 100k-entity first ingest (SQLite): 100,000 per batch 73-83 s and 2,297 MiB
 peak; 25,000: 79-87 s, 1,675 MiB; 10,000: 84-89 s, 1,459 MiB."""
+STAGE_SIZE = 5_000
+"""Documents read before their refs' claims by other sources are looked up (one read of the store for them)."""
 Progress = Callable[[int, int, str], None]
-"""Told as a sync goes: (done, total, phase), the phase one of `validating`, `writing`, `removing`."""
+"""Told as a sync goes: (done, total, phase), the phase one of `validating`, `writing`, `removing`. While the
+documents of a stream are read, its reader tells the progress (`ReadProgress`); the sync tells what follows."""
 VALIDATION_STEP = 1_000
+
+
+@dataclass(frozen=True)
+class Made:
+    """What a valid document makes (its entity's current-state row and its relations), or why it makes
+    nothing: (phase, message), the phase `validation` (not a valid entity) or `relations` (its relations
+    cannot be derived). A pure function of the document (`make`)."""
+
+    row: dict[str, Any] | None = None
+    relations: list[Relation] | None = None
+    refusal: tuple[str, str] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its relations as plain tuples: named tuples pickle and load through Python calls, which
+        took a third of what a reading process spent sending a prepared document, and as much to load it."""
+        relations = None if self.relations is None else [tuple(r) for r in self.relations]
+        return (_made, (self.row, relations, self.refusal))
+
+
+def _made(row: dict[str, Any] | None, relations: list[tuple[str, str, str]] | None, refusal: Any) -> Made:
+    return Made(row, None if relations is None else list(map(Relation._make, relations)), refusal)
+
+
+@dataclass(frozen=True)
+class PreparedDocument(CatalogDocument):
+    """A document with what the sync makes of it before it looks at the store (`prepare_document`), its parsed
+    data dropped (`data` is None): prepared where it is read, in a reading process, the sync's own process
+    only compares it with the store and writes it."""
+
+    ref: str | None = None
+    digest: str | None = None
+    made: Made | None = None
+    """For a document that names no entity, only the refusal (phase `document`)."""
 
 
 @dataclass
@@ -72,7 +117,7 @@ class Candidate:
     ref: str
     document: CatalogDocument
     digest: str
-    entity: Entity | None = None
+    made: Made | None = None
 
 
 @dataclass
@@ -131,28 +176,50 @@ def sync_source(
     commit_author: str | None = None,
     progress: Progress | None = None,
     principal: str | None = None,
+    reread: Callable[[], ReadResult] | None = None,
 ) -> SyncSummary:
     """Bring the store in line with `result`, the current content of `source`. The sync is one transaction;
     one the engine aborts for a transient reason (`StoreTransientError`) is run again, whole, from its reads.
-    `principal` is who asked for it (recorded on the sync run)."""
-    run = Provenance(source, uuid.uuid4().hex, at if at is not None else now_micros(), result.commit_sha, commit_author)
-    store.start_sync_run(run.sync_run, source, run.at, run.commit_sha, principal)  # committed now: seen running
-    retries: list[str] = []
-    while True:
-        summary = SyncSummary(run.sync_run, source, run.at, retries=retries)
-        try:
-            _sync_once(store, result, run, custom_kinds, summary, progress)
-            return summary
-        except StoreTransientError as error:
-            if len(retries) < TRANSIENT_RETRIES:
-                retries.append(str(error))
-                time.sleep(0.1 * 2 ** len(retries))
-                continue
-            _record_failure(store, run, summary)
-            raise
-        except BaseException:
-            _record_failure(store, run, summary)
-            raise
+    A streamed `result` can be read only once: `reread` reads the source again for that (without it, a
+    streamed sync is not run again). The sync consumes `result`, and closes it when it is done, however it
+    ends. `principal` is who asked for it (recorded on the sync run)."""
+    try:
+        run = Provenance(
+            source, uuid.uuid4().hex, at if at is not None else now_micros(), result.commit_sha, commit_author
+        )
+        store.start_sync_run(run.sync_run, source, run.at, run.commit_sha, principal)  # committed now: seen running
+        retries: list[str] = []
+        while True:
+            summary = SyncSummary(run.sync_run, source, run.at, retries=retries)
+            try:
+                _sync_once(store, result, run, custom_kinds, summary, progress)
+                return summary
+            except StoreTransientError as error:
+                if len(retries) < TRANSIENT_RETRIES and (not result.streamed or reread is not None):
+                    retries.append(str(error))
+                    time.sleep(0.1 * 2 ** len(retries))
+                    result = _again(result, reread, functools.partial(_record_failure, store, run, summary))
+                    continue
+                _record_failure(store, run, summary)
+                raise
+            except BaseException:
+                _record_failure(store, run, summary)
+                raise
+    finally:
+        result.close()
+
+
+def _again(result: ReadResult, reread: Callable[[], ReadResult] | None, failed: Callable[[], None]) -> ReadResult:
+    """The documents for another run of a sync: the same list, or a stream read again (`failed` is told
+    when that read fails: the sync ends there)."""
+    if not result.streamed or reread is None:
+        return result
+    result.close()
+    try:
+        return reread()
+    except BaseException:
+        failed()
+        raise
 
 
 MAX_ERROR_REF = 1000
@@ -170,9 +237,11 @@ def _sync_once(
     summary: SyncSummary,
     progress: Progress | None,
 ) -> None:
-    with store.transaction(label=run.sync_run):
+    with store.transaction(label=run.sync_run), _collector_paused() as paused:
         _refuse_if_overtaken(store, run)
-        _Sync(store, result, run, frozenset(k.lower() for k in custom_kinds), summary, progress).apply()
+        sync = _Sync(store, result, run, frozenset(k.lower() for k in custom_kinds), summary, progress)
+        sync.collect_per_batch = paused
+        sync.apply()
         store.record_errors(summary.errors)
         failed_files = {error["location"] for error in summary.errors}
         digests = {k: v for k, v in result.file_digests.items() if k not in failed_files}
@@ -180,6 +249,23 @@ def _sync_once(
         summary.finished_at = now_micros()
         status = "completed_with_errors" if summary.errors else "completed"
         store.finish_sync_run(run.sync_run, finished_at=summary.finished_at, status=status, counts=summary.counts)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[bool]:
+    """Python's cycle collector paused during a sync, which makes no reference cycles of its own: left running,
+    it keeps re-scanning what the sync holds (measured: a fifth of a first sync's time). Yields whether it
+    paused it (not when someone else had): then the sync collects the youngest generation (everything made
+    since) after each batch it writes, so that cycles other threads make meanwhile do not pile up; a full
+    collection per batch would scan the sync's whole state each time (measured: 7% of a 1M-entity sync)."""
+    if not gc.isenabled():
+        yield False
+        return
+    gc.disable()
+    try:
+        yield True
+    finally:
+        gc.enable()
 
 
 def _refuse_if_overtaken(store: GraphStore, run: Provenance) -> None:
@@ -200,7 +286,24 @@ def _record_failure(store: GraphStore, run: Provenance, summary: SyncSummary) ->
     store.finish_sync_run(run.sync_run, finished_at=now_micros(), status="failed", counts=summary.counts)
 
 
+ERROR_PHASES = ("document", "redefinition", "conflict", "validation", "relations")
+"""The order in which a sync numbers its errors, after the read's own: per document as read (no entity ref, a
+second definition), then definitions of entities that files skipped as unchanged still hold (in the order of
+the stored entities), conflicts with other sources, invalid entities, relations that cannot be derived (each in
+the order of the documents). The order a sync that held every document at once gave them; kept while the
+sync streams, in which these are found interleaved."""
+
+_NOWHERE: tuple[str | None, str, str | None] = (None, DANGLING, None)
+"""The stored state of an entity the source has never claimed."""
+
+
 class _Sync:
+    """One pass over the source's documents, in order, holding only a compact state per entity across
+    batches: the stored state of the source's entities (`existing`), the first definition of each ref read
+    (`seen`), the refs known to exist as nodes. Documents go through in bounded groups: `staged` (read, not
+    yet checked against other sources: one read of their claims per STAGE_SIZE), then `changed` (validated,
+    written BATCH_SIZE at a time); everything else about a document is dropped once it has been classified."""
+
     def __init__(
         self,
         store: GraphStore,
@@ -216,153 +319,208 @@ class _Sync:
         self.custom_kinds = custom_kinds
         self.summary = summary
         self.progress = progress
-        self.incomplete = set(result.incomplete_locations)
+        self.total = len(result.documents) if isinstance(result.documents, Sized) else None
+        """Documents to sync, when known before they are read (a whole read); a stream's reader tells its own
+        progress."""
+        self.existing = store.source_state(run.source)
+        self.known_nodes: set[str] = set(self.existing)
+        self.seen: dict[str, tuple[str, int]] = {}
+        """ref -> (location, document index) of its first definition in this read."""
+        self.incomplete: set[str] = set()
+        """Files holding a document that names no entity: all their stored entities are kept."""
         self.retained: set[str] = set()
-        self.known_nodes: set[str] = set()
+        self.redefinitions: dict[str, dict[str, Any]] = {}
+        """The duplicate errors of definitions read after a skipped file that holds the same entity."""
+        self.found: dict[str, list[dict[str, Any]]] = {phase: [] for phase in ERROR_PHASES}
+        self.order: dict[str, int] = {}
+        self.ordered = 0
+        self.staged: list[Candidate] = []
+        self.changed: list[Candidate] = []
+        self.relocated: list[dict[str, str]] = []
+        self.taken = 0
+        self.passed = False
+        """Whether every document has been taken (then what remains to write is known)."""
+        self.written = 0
         self.batches = 0
+        self.collect_per_batch = False
+        """Whether to collect cycles after each batch (`_collector_paused`)."""
 
     def apply(self) -> None:
-        for error in self.result.errors:
-            self.error("read", error.message, error.location, error.document_index, error.line, error.entity_ref)
-        candidates = self.collect()
-        existing = self.store.source_state(self.run.source)
-        self.known_nodes.update(existing)
-        candidates = self.drop_redefinitions(candidates, existing)
-        candidates = self.drop_conflicts(candidates, existing)
-        changed, relocated = self.classify(candidates, existing)
-        self.write_changes(changed, existing)
-        self.store.write(
-            [
-                (
-                    self.store.statements.relocate_entities,
-                    {"rows": [{"ref": c.ref, "location": c.document.location} for c in relocated]},
-                )
-            ]
-        )
-        self.write_removals(candidates, existing)
+        try:
+            self.take_all()
+            self.settle_redefinitions()
+            self.write_removals()
+        finally:
+            self.summary.errors = self.numbered_errors()
 
     # --- reading the source ------------------------------------------------------------------------------
 
-    def collect(self) -> dict[str, Candidate]:
-        candidates: dict[str, Candidate] = {}
+    def take_all(self) -> None:
+        """Every document of the source, in order; then what is left in the bounded groups."""
         for document in self.result.documents:
-            ref = _quick_ref(document.data)
-            if ref is None:
-                self.reject(document, None)
-                continue
-            if ref in candidates:
-                first = candidates[ref].document
-                self.duplicate(document, ref, f"{first.location} (document {first.document_index})")
-                continue
-            candidates[ref] = Candidate(ref, document, _digest(document.data))
-        return candidates
+            if self.total is not None and self.taken % VALIDATION_STEP == 0:
+                self.tell(self.taken, self.total, "validating")
+            self.take(document)
+            self.taken += 1
+        self.classify_staged()
+        self.passed = True
+        self.tell(self.taken, self.taken, "validating")
+        self.write_changes()
+        self.write_relocations()
 
-    def reject(self, document: CatalogDocument, ref: str | None, error: ModelError | None = None) -> None:
+    def take(self, document: CatalogDocument) -> None:
+        prepared = document if isinstance(document, PreparedDocument) else None
+        ref = prepared.ref if prepared else _quick_ref(document.data)
+        if ref is None:
+            message = prepared.made.refusal[1] if prepared and prepared.made and prepared.made.refusal else None
+            self.reject("document", document, None, message)
+            return
+        first = self.seen.get(ref)
+        if first is not None:
+            self.duplicate("document", document, ref, f"{first[0]} (document {first[1]})")
+            return
+        self.seen[ref] = (document.location, document.document_index)
+        if self.redefines_skipped(ref, document):
+            return
+        if prepared:
+            self.staged.append(Candidate(ref, document, str(prepared.digest), prepared.made))
+        else:
+            self.staged.append(Candidate(ref, document, _digest(document.data)))
+        if len(self.staged) >= STAGE_SIZE:
+            self.classify_staged()
+
+    def redefines_skipped(self, ref: str, document: CatalogDocument) -> bool:
+        """Entities of files skipped as unchanged are kept as they are; another file defining one of them
+        again is a duplicate, exactly as if both files had been read: the definition read first wins. Here,
+        a skipped file read before this document: the document is the duplicate. (A skipped file read after
+        it is `settle_redefinitions`' business.)"""
+        _, state, location = self.existing.get(ref, _NOWHERE)
+        if state != PRESENT or location not in self.result.unchanged_locations:
+            return False
+        skipped_at = self.position(location)
+        if skipped_at is None or skipped_at > self.position(document.location, len(self.result.read_order)):
+            return False
+        self.redefinitions[ref] = self.document_error_row(
+            "duplicate", _duplicate_message(ref, str(location)), document, ref
+        )
+        return True
+
+    def position(self, location: str, unknown: int | None = None) -> int | None:
+        """Where `location` is in the read order (the files read so far, for a stream)."""
+        read_order = self.result.read_order
+        while self.ordered < len(read_order):
+            self.order[read_order[self.ordered]] = self.ordered
+            self.ordered += 1
+        return self.order.get(location, unknown)
+
+    def classify_staged(self) -> None:
+        """Refuse the staged documents that another source's entities claim, then classify the rest."""
+        staged, self.staged = self.staged, []
+        claims = self.store.claims([c.ref for c in staged if c.ref not in self.existing])
+        self.known_nodes.update(claims)
+        conflicts: set[str] = set()
+        documents = {c.ref: c.document for c in staged}
+        for ref, (owner, state) in claims.items():
+            if owner is not None and owner != self.run.source and state == PRESENT:
+                conflicts.add(ref)
+                message = (
+                    f"{ref} is already defined by the source {owner}; the first source keeps "
+                    "it (unregister that source or remove the entity there to move it here)"
+                )
+                self.document_error("conflict", "conflict", message, documents[ref], ref)
+        for candidate in staged:
+            if candidate.ref not in conflicts:
+                self.classify(candidate)
+
+    def classify(self, candidate: Candidate) -> None:
+        digest, state, location = self.existing.get(candidate.ref, _NOWHERE)
+        if digest == candidate.digest and state == PRESENT:
+            self.summary.unchanged += 1
+            if location != candidate.document.location:
+                self.relocated.append({"ref": candidate.ref, "location": candidate.document.location})
+                if len(self.relocated) >= BATCH_SIZE:
+                    self.write_relocations()
+            return
+        if candidate.made is None:
+            candidate.made = make(candidate.document.data, candidate.ref, self.custom_kinds)
+        refusal = candidate.made.refusal
+        if refusal is not None and refusal[0] == "validation":
+            self.reject("validation", candidate.document, candidate.ref, refusal[1])
+            return
+        self.changed.append(candidate)
+        if len(self.changed) >= BATCH_SIZE:
+            self.write_changes()
+
+    def reject(self, phase: str, document: CatalogDocument, ref: str | None, message: str | None = None) -> None:
         """Record an invalid document and keep whatever the store last knew about it."""
-        if error is None:
-            try:
-                validate_entity(document.data, custom_kinds=self.custom_kinds)
-            except ModelError as found:
-                error = found
-        message = str(error) if error else "not a catalog entity"
-        self.document_error("validation", message, document, ref)
+        if message is None:
+            message = _invalidity(document.data, self.custom_kinds)
+        self.document_error(phase, "validation", message, document, ref)
         if ref is None:
             self.incomplete.add(document.location)  # we cannot tell which entity it was: keep the whole file
         else:
             self.retained.add(ref)
 
-    def drop_redefinitions(
-        self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
-    ) -> dict[str, Candidate]:
-        """Entities of files skipped as unchanged are kept as they are; another file defining one of them
-        again is a duplicate, exactly as if both files had been read: the definition read first wins."""
+    def settle_redefinitions(self) -> None:
+        """Once the read is over, the stored entities of skipped files: unchanged, or defined again elsewhere
+        (a duplicate: of the skipped file when the other definition was read first, else of that one)."""
         unchanged_files = self.result.unchanged_locations
-        order = {location: position for position, location in enumerate(self.result.read_order)}
-        for ref, (_, state, location) in existing.items():
+        for ref, (_, state, location) in self.existing.items():
             if state != PRESENT or location not in unchanged_files:
                 continue
-            candidate = candidates.pop(ref, None)
-            if candidate is None:
+            dropped = self.redefinitions.get(ref)
+            first = self.seen.get(ref)
+            if dropped is not None:
                 self.summary.unchanged += 1
-                continue
-            document = candidate.document
-            if order.get(document.location, len(order)) < order[location]:  # read before the skipped file
-                candidates[ref] = candidate
-                first = f"{document.location} (document {document.document_index})"
-                self.error("duplicate", _duplicate_message(ref, first), location, None, None, ref)
-            else:
+                self.found["redefinition"].append(dropped)
+            elif first is None:
                 self.summary.unchanged += 1
-                self.duplicate(document, ref, str(location))
-        return candidates
-
-    def drop_conflicts(
-        self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
-    ) -> dict[str, Candidate]:
-        foreign = [ref for ref in candidates if ref not in existing]
-        claims = self.store.claims(foreign)
-        self.known_nodes.update(claims)
-        for ref, (owner, state) in claims.items():
-            if owner is not None and owner != self.run.source and state == PRESENT:
-                document = candidates.pop(ref).document
-                message = (
-                    f"{ref} is already defined by the source {owner}; the first source keeps "
-                    "it (unregister that source or remove the entity there to move it here)"
-                )
-                self.document_error("conflict", message, document, ref)
-        return candidates
-
-    def classify(
-        self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
-    ) -> tuple[list[Candidate], list[Candidate]]:
-        changed: list[Candidate] = []
-        relocated: list[Candidate] = []
-        for done, candidate in enumerate(candidates.values()):
-            if self.progress and done % VALIDATION_STEP == 0:
-                self.progress(done, len(candidates), "validating")
-            digest, state, location = existing.get(candidate.ref, (None, DANGLING, None))
-            if digest == candidate.digest and state == PRESENT:
-                self.summary.unchanged += 1
-                if location != candidate.document.location:
-                    relocated.append(candidate)
-                continue
-            try:
-                candidate.entity = validate_entity(candidate.document.data, custom_kinds=self.custom_kinds)
-            except ModelError as error:
-                self.reject(candidate.document, candidate.ref, error)
-                continue
-            if candidate.entity.ref != candidate.ref:  # cannot happen unless the quick ref disagrees
-                self.reject(candidate.document, candidate.ref, ModelError(f"ref mismatch {candidate.entity.ref}"))
-                continue
-            changed.append(candidate)
-        return changed, relocated
+            else:  # read before the skipped file: that definition is the one kept
+                message = _duplicate_message(ref, f"{first[0]} (document {first[1]})")
+                self.error("redefinition", "duplicate", message, location, None, None, ref)
 
     # --- writing ------------------------------------------------------------------------------------------
 
-    def write_changes(self, changed: list[Candidate], existing: dict[str, tuple[str | None, str, str | None]]) -> None:
-        total = len(changed)
-        if self.progress and total:
-            self.progress(0, total, "writing")
-        for start in range(0, total, BATCH_SIZE):
-            batch = changed[start : start + BATCH_SIZE]
-            previously_present = {c.ref for c in batch if existing.get(c.ref, (None, DANGLING))[1] == PRESENT}
-            old = self.old_relations(sorted(previously_present))
-            new: dict[str, list[Relation]] = {}
-            accepted: list[Candidate] = []
-            for candidate in batch:
-                try:
-                    new[candidate.ref] = derive_relations(candidate.entity)
-                except ModelError as error:
-                    self.reject(candidate.document, candidate.ref, error)
-                    continue
-                accepted.append(candidate)
-            self.store.write(self.change_operations(accepted, previously_present, old, new))
-            for candidate in accepted:
-                if candidate.ref in previously_present:
-                    self.summary.updated += 1
-                else:
-                    self.summary.added += 1
-            if self.progress:
-                self.progress(min(start + BATCH_SIZE, total), total, "writing")
+    def write_changes(self) -> None:
+        """Write the validated documents gathered so far (at most BATCH_SIZE), in one batch of the sync."""
+        batch, self.changed = self.changed, []
+        if not batch:
+            return
+        self.write_batch(batch)
+        self.written += len(batch)
+        if self.collect_per_batch:
+            gc.collect(0)  # what was made since the last batch: the youngest generation
+        if self.passed:  # the last batch
+            self.tell(self.written, self.written, "writing")
+        elif self.total is not None:  # at most every document not taken yet is still to write
+            self.tell(self.written, self.written + self.total - self.taken, "writing")
+
+    def write_batch(self, batch: list[Candidate]) -> None:
+        existing = self.existing
+        previously_present = {c.ref for c in batch if existing.get(c.ref, _NOWHERE)[1] == PRESENT}
+        old = self.old_relations(sorted(previously_present))
+        new: dict[str, list[Relation]] = {}
+        accepted: list[Candidate] = []
+        for candidate in batch:
+            made = candidate.made
+            assert made is not None  # classified
+            if made.refusal is not None:  # its relations cannot be derived
+                self.reject("relations", candidate.document, candidate.ref, made.refusal[1])
+                continue
+            new[candidate.ref] = made.relations or []
+            accepted.append(candidate)
+        accepted.sort(key=_ref_of)  # the store's indexes are then filled along their pages, not at random places
+        self.store.write(self.change_operations(accepted, previously_present, old, new))
+        for candidate in accepted:
+            if candidate.ref in previously_present:
+                self.summary.updated += 1
+            else:
+                self.summary.added += 1
+
+    def write_relocations(self) -> None:
+        """Unchanged entities whose definition moved to another file: only their location changes."""
+        rows, self.relocated = self.relocated, []
+        self.store.write([(self.store.statements.relocate_entities, {"rows": rows})])
 
     def change_operations(
         self,
@@ -378,7 +536,7 @@ class _Sync:
         closing = [{"ref": ref, **run} for ref in sorted(previously_present & batch_refs)]
         rows = [
             {
-                **_entity_row(c.entity, new[c.ref]),
+                **c.made.row,  # type: ignore[union-attr]
                 "hash": c.digest,
                 "source": self.run.source,
                 "location": c.document.location,
@@ -426,22 +584,15 @@ class _Sync:
     ) -> list[Operation]:
         q = self.store.statements
         run = self.run.fields()
-        operations: list[Operation] = []
-        for rel_type, label in EDGE_LABELS.items():
-            rows = [
-                {"src": r.source, "dst": r.target, "origin": origin, **run}
-                for origin, r in closed
-                if r.type == rel_type
-            ]
-            operations.append((q.close_edges(label), {"rows": rows}))
-        for rel_type, label in EDGE_LABELS.items():
-            rows = [
-                {"src": r.source, "dst": r.target, "origin": origin, "valid_from": self.run.at, **run}
-                for origin, r in opened
-                if r.type == rel_type
-            ]
-            operations.append(Insert(RELATION_EDGES[label], rows))
-        return operations
+        closing = _by_type(closed, lambda origin, r: {"src": r.source, "dst": r.target, "origin": origin, **run})
+        at = self.run.at
+        opening = _by_type(
+            opened, lambda origin, r: {"src": r.source, "dst": r.target, "origin": origin, "valid_from": at, **run}
+        )
+        return [
+            *((q.close_edges(label), {"rows": closing[rel_type]}) for rel_type, label in EDGE_LABELS.items()),
+            *(Insert(RELATION_EDGES[label], opening[rel_type]) for rel_type, label in EDGE_LABELS.items()),
+        ]
 
     def change_events(
         self,
@@ -501,17 +652,14 @@ class _Sync:
                 old[ref] = []
         return old
 
-    def write_removals(
-        self, candidates: dict[str, Candidate], existing: dict[str, tuple[str | None, str, str | None]]
-    ) -> None:
+    def write_removals(self) -> None:
+        """Close the entities the source no longer holds: not read, not kept because their file could not
+        be read in full, skipped as unchanged or held an invalid definition."""
+        kept_files = self.incomplete | self.result.incomplete_locations | self.result.unchanged_locations
         gone = [
             ref
-            for ref, (_, state, location) in existing.items()
-            if state == PRESENT
-            and ref not in candidates
-            and ref not in self.retained
-            and location not in self.incomplete
-            and location not in self.result.unchanged_locations
+            for ref, (_, state, location) in self.existing.items()
+            if state == PRESENT and ref not in self.seen and ref not in self.retained and location not in kept_files
         ]
         q = self.store.statements
         run = self.run.fields()
@@ -529,17 +677,30 @@ class _Sync:
                 ]
             )
             self.summary.removed += len(batch)
-            if self.progress:
-                self.progress(self.summary.removed, len(gone), "removing")
+            self.tell(self.summary.removed, len(gone), "removing")
 
-    def duplicate(self, document: CatalogDocument, ref: str, first: str) -> None:
-        self.document_error("duplicate", _duplicate_message(ref, first), document, ref)
+    # --- telling --------------------------------------------------------------------------------------------
 
-    def document_error(self, category: str, message: str, document: CatalogDocument, ref: str | None) -> None:
-        self.error(category, message, document.location, document.document_index, document.line, ref)
+    def tell(self, done: int, total: int, phase: str) -> None:
+        if self.progress:
+            self.progress(done, total, phase)
+
+    def duplicate(self, phase: str, document: CatalogDocument, ref: str, first: str) -> None:
+        self.document_error(phase, "duplicate", _duplicate_message(ref, first), document, ref)
+
+    def document_error(
+        self, phase: str, category: str, message: str, document: CatalogDocument, ref: str | None
+    ) -> None:
+        self.found[phase].append(self.document_error_row(category, message, document, ref))
+
+    def document_error_row(
+        self, category: str, message: str, document: CatalogDocument, ref: str | None
+    ) -> dict[str, Any]:
+        return self.error_row(category, message, document.location, document.document_index, document.line, ref)
 
     def error(
         self,
+        phase: str,
         category: str,
         message: str,
         location: str | None,
@@ -547,24 +708,91 @@ class _Sync:
         line: int | None,
         entity_ref: str | None,
     ) -> None:
-        self.summary.errors.append(
-            {
-                "id": f"{self.run.sync_run}:{len(self.summary.errors)}",
-                "sync_run": self.run.sync_run,
-                "source": self.run.source,
-                "location": location,
-                "document_index": document_index,
-                "line": line,
-                "entity_ref": entity_ref if entity_ref is None else entity_ref[:MAX_ERROR_REF],
-                "category": category,
-                "message": message,
-                "at": self.run.at,
-            }
-        )
+        self.found[phase].append(self.error_row(category, message, location, document_index, line, entity_ref))
+
+    def error_row(
+        self,
+        category: str,
+        message: str,
+        location: str | None,
+        document_index: int | None,
+        line: int | None,
+        entity_ref: str | None,
+    ) -> dict[str, Any]:
+        """An error record, numbered later (`numbered_errors`)."""
+        return {
+            "sync_run": self.run.sync_run,
+            "source": self.run.source,
+            "location": location,
+            "document_index": document_index,
+            "line": line,
+            "entity_ref": entity_ref if entity_ref is None else entity_ref[:MAX_ERROR_REF],
+            "category": category,
+            "message": message,
+            "at": self.run.at,
+        }
+
+    def numbered_errors(self) -> list[dict[str, Any]]:
+        """The read's errors, then the sync's in the order of `ERROR_PHASES`, numbered in that order."""
+        read = [
+            self.error_row("read", e.message, e.location, e.document_index, e.line, e.entity_ref)
+            for e in self.result.errors
+        ]
+        rows = read + [row for phase in ERROR_PHASES for row in self.found[phase]]
+        return [{"id": f"{self.run.sync_run}:{n}", **row} for n, row in enumerate(rows)]
+
+
+def prepare_document(document: CatalogDocument, custom_kinds: frozenset[str] = frozenset()) -> PreparedDocument:
+    """What the sync makes of `document` on its own, before it looks at the store: its ref, its digest and
+    what it makes (`make`). Pure: a reading process prepares documents while the sync writes earlier ones.
+    `custom_kinds` in lower case."""
+    ref = _quick_ref(document.data)
+    where = (None, document.location, document.document_index, document.line)
+    if ref is None:
+        return PreparedDocument(*where, made=Made(refusal=("document", _invalidity(document.data, custom_kinds))))
+    return PreparedDocument(*where, ref=ref, digest=_digest(document.data), made=make(document.data, ref, custom_kinds))
+
+
+def make(data: object, ref: str, custom_kinds: frozenset[str]) -> Made:
+    """The entity row and relations of the document `data`, which names `ref`; or why it makes none."""
+    try:
+        entity = validate_entity(data, custom_kinds=custom_kinds)
+    except ModelError as error:
+        return Made(refusal=("validation", str(error)))
+    if entity.ref != ref:  # cannot happen unless the quick ref disagrees
+        return Made(refusal=("validation", f"ref mismatch {entity.ref}"))
+    try:
+        relations = derive_relations(entity)
+    except ModelError as error:
+        return Made(refusal=("relations", str(error)))
+    return Made(_entity_row(entity, relations), relations)
+
+
+def _invalidity(data: object, custom_kinds: frozenset[str]) -> str:
+    """Why a document that names no entity is none: the model's first complaint about it."""
+    try:
+        validate_entity(data, custom_kinds=custom_kinds)
+    except ModelError as error:
+        return str(error)
+    return "not a catalog entity"
+
+
+def _ref_of(candidate: Candidate) -> str:
+    return candidate.ref
 
 
 def _duplicate_message(ref: str, first: str) -> str:
     return f"{ref} is defined twice in this source: first in {first}, again here; the first definition is kept"
+
+
+def _by_type(
+    edges: list[tuple[str, Relation]], row: Callable[[str, Relation], dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The rows of (origin, relation) edges, per relation type of `EDGE_LABELS`, each list in the edges' order."""
+    rows: dict[str, list[dict[str, Any]]] = {rel_type: [] for rel_type in EDGE_LABELS}
+    for origin, relation in edges:
+        rows[relation.type].append(row(origin, relation))
+    return rows
 
 
 def _edge_diff(
@@ -618,11 +846,12 @@ def _entity_row(entity: Entity, relations: list[Relation]) -> dict[str, Any]:
     """The Entity node's current-state columns: what filters and listings read without parsing JSON."""
     metadata = entity.metadata
     spec = entity.spec
-    own = [r for r in relations if r.source == entity.ref]
+    ref = entity.ref
+    own = [r for r in relations if r.source == ref]
     title = metadata.title
     description = metadata.description
     return {
-        "ref": entity.ref,
+        "ref": ref,
         "kind": entity.kind.lower(),
         "namespace": entity.namespace,
         "name": metadata.name,

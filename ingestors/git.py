@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
-from ingestors.documents import ReadResult
+from ingestors.documents import DocumentStream, ReadResult
 from ingestors.fetch import Fetch, policy_fetch
 from ingestors.filesystems import (
     DEFAULT_DISCOVERY_GLOB,
@@ -46,7 +46,7 @@ from ingestors.filesystems import (
     shown,
     split_glob,
 )
-from ingestors.locations import DEFAULT_LIMITS, ReadLimits, ReadProgress, read_catalog
+from ingestors.locations import DEFAULT_LIMITS, ReadLimits, ReadProgress, read_whole, stream_catalog
 from ingestors.reading_policy import ReadingPolicy
 
 DEFAULT_CACHE_DIR = Path("~/.cache/catalog-graph/git")
@@ -83,15 +83,55 @@ def read_git(
     fetch); only a `commit` it does not have is fetched. `policy` says which repositories and URLs may be read;
     `fetch` defaults to the policy's.
     """
+    return read_whole(
+        stream_git(
+            repo,
+            branch,
+            commit,
+            policy=policy,
+            glob=glob,
+            fetch=fetch,
+            limits=limits,
+            cache_dir=cache_dir,
+            update=update,
+            known_digests=known_digests,
+            progress=progress,
+        )
+    )
+
+
+def stream_git(
+    repo: str,
+    branch: str | None = None,
+    commit: str | None = None,
+    *,
+    policy: ReadingPolicy,
+    glob: str = DEFAULT_DISCOVERY_GLOB,
+    fetch: Fetch | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    cache_dir: str | os.PathLike[str] | None = None,
+    update: bool = True,
+    known_digests: Mapping[str, str] | None = None,
+    progress: ReadProgress | None = None,
+) -> ReadResult:
+    """`read_git` as a stream (`ingestors.locations.stream_catalog`): the tree's `git cat-file` process stays
+    open until the documents are consumed or the result is closed (`ReadResult.close`)."""
     repository = open_repository(repo, policy=policy, cache_dir=cache_dir, update=update)
     sha = repository.resolve(branch=branch, commit=commit)
-    with repository.tree(sha) as tree:
+    tree = repository.tree(sha)
+    try:
         filesystem = GitFilesystem(tree, repository.name)
         roots = [filesystem.location(path) for path in GlobPattern(glob).filter(tree.paths)]
         files = CatalogFiles(filesystem, fetch or policy_fetch(policy), policy, limits.fetch_timeout)
-        return read_catalog(
+        result = stream_catalog(
             roots, files, source=repo, limits=limits, commit_sha=sha, known_digests=known_digests, progress=progress
         )
+    except BaseException:
+        tree.close()
+        raise
+    assert isinstance(result.documents, DocumentStream)
+    result.documents = DocumentStream(result.documents, release=tree.close)
+    return result
 
 
 def is_remote(repo: str) -> bool:

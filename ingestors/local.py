@@ -33,7 +33,7 @@ from ingestors.filesystems import (
     decode_file_text,
     split_glob,
 )
-from ingestors.locations import DEFAULT_LIMITS, ReadLimits, ReadProgress, read_catalog
+from ingestors.locations import DEFAULT_LIMITS, ReadLimits, ReadProgress, read_whole, stream_catalog
 from ingestors.reading_policy import ReadingPolicy
 
 FILE_PREFIX = "file:"
@@ -153,16 +153,43 @@ def read_local(
 ) -> ReadResult:
     """Read a catalog file, or every file matching `glob` under a directory, and all they point at, held to
     `policy` (`ReadingRefused` when `path` is not under an allowed root). `fetch` defaults to the policy's."""
+    return read_whole(
+        stream_local(
+            path,
+            policy=policy,
+            glob=glob,
+            fetch=fetch,
+            limits=limits,
+            source=source,
+            known_digests=known_digests,
+            progress=progress,
+        )
+    )
+
+
+def stream_local(
+    path: str | os.PathLike[str],
+    *,
+    policy: ReadingPolicy,
+    glob: str = DEFAULT_DISCOVERY_GLOB,
+    fetch: Fetch | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    source: str | None = None,
+    known_digests: Mapping[str, str] | None = None,
+    progress: ReadProgress | None = None,
+) -> ReadResult:
+    """`read_local` as a stream (`ingestors.locations.stream_catalog`): files are read as the documents
+    before them are consumed."""
     root = policy.check_local(path)
     path = Path(path)
     shown = source if source is not None else str(path)
     files = CatalogFiles(LocalFilesystem(root, policy), fetch or policy_fetch(policy), policy, limits.fetch_timeout)
     if path.is_dir():
         roots = [file_location(found) for found in find_files(path, glob)]
-        return read_catalog(roots, files, source=shown, limits=limits, known_digests=known_digests, progress=progress)
+        return stream_catalog(roots, files, source=shown, limits=limits, known_digests=known_digests, progress=progress)
     if not path.exists():
         raise SourceUnavailableError(f"no such file or directory: {path}")
-    return read_catalog(
+    return stream_catalog(
         [file_location(path)],
         files,
         source=shown,

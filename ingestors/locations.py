@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ingestors.documents import CatalogDocument, ReadError, ReadResult
+from ingestors.documents import CatalogDocument, DocumentStream, ReadError, ReadResult
 from ingestors.fetch import DEFAULT_TIMEOUT
 from ingestors.filesystems import (
     CatalogFiles,
@@ -80,7 +81,7 @@ def read_catalog(
     known_digests: Mapping[str, str] | None = None,
     progress: ReadProgress | None = None,
 ) -> ReadResult:
-    """Read `roots` (locations) and everything their Locations reach.
+    """Read `roots` (locations) and everything their Locations reach, all of it at once (`documents` a list).
 
     With `strict_roots`, a root that cannot be read raises `SourceUnavailableError` instead of being
     reported: right for a source that *is* one file or URL, where nothing read must not look like an
@@ -88,14 +89,55 @@ def read_catalog(
     skip parsing files whose content has not changed: a no-op re-sync of a large catalog is mostly YAML
     parsing otherwise. `progress` is told after each file (a display's business; the read does not wait).
     """
+    result = stream_catalog(
+        roots,
+        files,
+        source=source,
+        limits=limits,
+        strict_roots=strict_roots,
+        commit_sha=commit_sha,
+        known_digests=known_digests,
+        progress=progress,
+    )
+    return read_whole(result)
+
+
+def stream_catalog(
+    roots: Sequence[str],
+    files: CatalogFiles,
+    *,
+    source: str,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    strict_roots: bool = False,
+    commit_sha: str | None = None,
+    known_digests: Mapping[str, str] | None = None,
+    progress: ReadProgress | None = None,
+) -> ReadResult:
+    """`read_catalog` as a stream: each file is read when the documents before it have been consumed, so a
+    read holds one file's documents at a time, whatever the size of the catalog. The read has begun when
+    this returns (up to its first document): a strict root that cannot be read raises here, before anything
+    is synced."""
     if is_undecodable(source):  # it would be stored with every entity: it must be text
         raise SourceUnavailableError(f"{shown(source)} is not valid UTF-8")
-    walk = _CatalogWalk(files, limits, ReadResult(source=source, commit_sha=commit_sha), strict_roots)
+    result = ReadResult(source=source, commit_sha=commit_sha)
+    walk = _CatalogWalk(files, limits, result, strict_roots)
     walk.known_digests = known_digests or {}
     walk.progress = progress
-    with _cycle_collection_paused():
-        walk.run(roots)
-    return walk.result
+    files_read = walk.run(roots)
+    documents = itertools.chain.from_iterable(files_read)
+    first = next(documents, None)  # reads up to the first document: a strict root's failure raises now
+    result.documents = DocumentStream(itertools.chain([] if first is None else [first], documents), files_read.close)
+    return result
+
+
+def read_whole(result: ReadResult) -> ReadResult:
+    """A streamed read consumed to its end: `documents` a list (what tests and small reads want)."""
+    try:
+        with _cycle_collection_paused():
+            result.documents = list(result.documents)
+    finally:
+        result.close()
+    return result
 
 
 def file_digest(text: str) -> str:
@@ -105,7 +147,7 @@ def file_digest(text: str) -> str:
 
 @contextmanager
 def _cycle_collection_paused() -> Iterator[None]:
-    """Documents are trees of dicts and lists, so they never form reference cycles; but while a large
+    """Documents are trees of dicts and lists, so they never form reference cycles; but while a whole
     read accumulates them, Python's cycle collector keeps re-scanning every one of them, which costs about
     a fifth of the read. Collection resumes afterwards (and is left alone if someone else paused it)."""
     if not gc.isenabled():
@@ -176,9 +218,11 @@ class _CatalogWalk:
         self.visited: set[str] = set()
         self.known_digests: Mapping[str, str] = {}
         self.progress: ReadProgress | None = None
+        self.documents_read = 0
 
-    def run(self, roots: Sequence[str]) -> None:
-        """Depth first: a file's targets are read right after it, and `chain` is the path that led here."""
+    def run(self, roots: Sequence[str]) -> Iterator[list[CatalogDocument]]:
+        """Depth first: a file's targets are read right after it, and `chain` is the path that led here.
+        Yields the documents of each file read (none for a file skipped as unchanged), as it is read."""
         pending = [_Visit(root, (), None) for root in reversed(roots)]
         while pending:
             visit = pending.pop()
@@ -197,13 +241,17 @@ class _CatalogWalk:
             self.result.files_read += 1
             self.result.read_order.append(visit.location)
             digest = file_digest(text)
+            documents: list[CatalogDocument] = []
             if self.known_digests.get(visit.location) == digest:
                 self.result.unchanged_locations.add(visit.location)
                 self.result.file_digests[visit.location] = digest
             else:
-                pending.extend(reversed(self._read_documents(visit, text, digest)))
+                documents, targets = self._read_documents(visit, text, digest)
+                pending.extend(reversed(targets))
+            self.documents_read += len(documents)
             if self.progress:
-                self.progress(self.result.files_read, len(self.visited) + len(pending), len(self.result.documents))
+                self.progress(self.result.files_read, len(self.visited) + len(pending), self.documents_read)
+            yield documents
 
     def _stop(self, first_unread: _Visit, pending: list[_Visit]) -> None:
         unread = ({first_unread.location} | {visit.location for visit in pending}) - self.visited
@@ -240,8 +288,8 @@ class _CatalogWalk:
             self.result.errors.append(referrer.error(message) if referrer else ReadError(visit.location, message))
             return None
 
-    def _read_documents(self, visit: _Visit, text: str, digest: str) -> list[_Visit]:
-        """Add the file's documents to the result; return the files its Locations point at."""
+    def _read_documents(self, visit: _Visit, text: str, digest: str) -> tuple[list[CatalogDocument], list[_Visit]]:
+        """The file's documents, and the files its Locations point at."""
         location = visit.location
         parsed = parse_yaml_documents(text, self.yaml_limits)
         if not parsed.complete:
@@ -250,6 +298,7 @@ class _CatalogWalk:
             self.result.errors.append(ReadError(location, problem.message, problem.document_index, problem.line))
         may_have_placeholders = "$" in text
         targets: list[_Visit] = []
+        documents: list[CatalogDocument] = []
         for parsed_document in parsed.documents:
             data = parsed_document.data
             entity_ref = entity_ref_of(data)
@@ -260,7 +309,7 @@ class _CatalogWalk:
                         ReadError(location, message, parsed_document.index, parsed_document.line, entity_ref)
                     )
             document = CatalogDocument(data, location, parsed_document.index, parsed_document.line)
-            self.result.documents.append(document)
+            documents.append(document)
             if is_location(data):
                 targets.extend(self._targets(visit, document, entity_ref))
         if (
@@ -270,7 +319,7 @@ class _CatalogWalk:
             and not any(is_location(d.data) for d in parsed.documents)
         ):
             self.result.file_digests[location] = digest
-        return targets
+        return documents, targets
 
     def _targets(self, visit: _Visit, document: CatalogDocument, entity_ref: str | None) -> list[_Visit]:
         spec = document.data.get("spec")  # type: ignore[union-attr]

@@ -28,12 +28,18 @@ from ingestors.filesystems import (
     SourceUnavailableError,
     is_url,
 )
-from ingestors.git import is_clone_url, read_git
-from ingestors.local import read_local
-from ingestors.locations import DEFAULT_LIMITS, ReadLimits, ReadProgress, read_catalog
+from ingestors.git import is_clone_url, stream_git
+from ingestors.local import stream_local
+from ingestors.locations import (
+    DEFAULT_LIMITS,
+    ReadLimits,
+    ReadProgress,
+    read_whole,
+    stream_catalog,
+)
 from ingestors.reading_policy import ReadingPolicy
 
-__all__ = ["ReadLimits", "ReadingPolicy", "ReadingRefused", "SourceUnavailableError", "read_source"]
+__all__ = ["ReadLimits", "ReadingPolicy", "ReadingRefused", "SourceUnavailableError", "read_source", "stream_source"]
 
 
 def read_source(
@@ -51,20 +57,55 @@ def read_source(
     progress: ReadProgress | None = None,
 ) -> ReadResult:
     """Read the catalog at `source` (see the module's table for what a source can be), and only what
-    `policy` allows (default: `ReadingPolicy.default()`, the configured one).
+    `policy` allows (default: `ReadingPolicy.default()`, the configured one); all of it at once.
 
     `timeout` (seconds per HTTP request) is a shorthand for `limits.fetch_timeout`; `cache_dir` is where
     remote git repositories are cloned (default `~/.cache/catalog-graph/git`); `known_digests` are the last
     sync's file digests, so that unchanged files are not parsed again. `fetch` replaces the policy's own
     fetch (tests); the policy's host check still comes first. `progress` is told after each file read.
     """
+    return read_whole(
+        stream_source(
+            source,
+            glob=glob,
+            branch=branch,
+            commit=commit,
+            fetch=fetch,
+            limits=limits,
+            cache_dir=cache_dir,
+            timeout=timeout,
+            known_digests=known_digests,
+            policy=policy,
+            progress=progress,
+        )
+    )
+
+
+def stream_source(
+    source: str,
+    *,
+    glob: str = DEFAULT_DISCOVERY_GLOB,
+    branch: str | None = None,
+    commit: str | None = None,
+    fetch: Fetch | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    cache_dir: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    known_digests: Mapping[str, str] | None = None,
+    policy: ReadingPolicy | None = None,
+    progress: ReadProgress | None = None,
+) -> ReadResult:
+    """`read_source` as a stream (`ReadResult.documents` a `DocumentStream`): each file is read when the
+    documents before it have been consumed, so that a read of any size holds one file's documents at a time.
+    A source that cannot be read at all raises here, before the first document is handed out; close the
+    result (`ReadResult.close`) if it is not consumed to its end."""
     policy = policy if policy is not None else ReadingPolicy.default()
     fetch = fetch if fetch is not None else policy_fetch(policy)
     if timeout is not None:
         limits = replace(limits, fetch_timeout=timeout)
     repository = _git_repository(source, branch, commit)
     if repository is not None:
-        result = read_git(
+        result = stream_git(
             repository,
             branch,
             commit,
@@ -81,7 +122,7 @@ def read_source(
     if is_url(source):
         _check_url(source, policy)
         files = CatalogFiles(None, fetch, policy, limits.fetch_timeout)
-        return read_catalog(
+        return stream_catalog(
             [URL_PREFIX + source],
             files,
             source=source,
@@ -90,7 +131,7 @@ def read_source(
             known_digests=known_digests,
             progress=progress,
         )
-    return read_local(
+    return stream_local(
         _local_path(source),
         policy=policy,
         glob=glob,
