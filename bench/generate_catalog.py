@@ -10,6 +10,10 @@ The catalog is a directory of multi-document YAML files (about `--per-file` docu
 with long chains, so that a depth-6 dependency traversal from a hub reaches a few hundred entities.
 The same entity count and seed always give the same bytes.
 
+Files are written as their documents are made, so a catalog of a million entities is generated in bounded
+memory: what is kept is names (what later kinds refer to) and the dependsOn lists (the hubs are chosen from
+them), never the documents, except the groups' (a team is added to its department's children as it is made).
+
 `generate()` returns a `CatalogSummary` naming the refs a benchmark should query (also written to
 `bench-manifest.json` next to the root Location, which the Location does not list).
 """
@@ -17,7 +21,9 @@ The same entity count and seed always give the same bytes.
 from __future__ import annotations
 
 import argparse
+import bisect
 import functools
+import itertools
 import json
 import random
 import re
@@ -114,10 +120,14 @@ class CatalogSummary:
 
 @dataclass
 class _Catalog:
-    """Entities being built, by kind, and the names later kinds refer to."""
+    """Entities being built, and the names later kinds refer to. Documents go to `files` as they are made."""
 
     rng: random.Random
-    docs: dict[str, list[dict]] = field(default_factory=dict)
+    files: _CatalogFiles
+    names: dict[str, list[str]] = field(default_factory=dict)
+    """Kind -> the names of its entities, in order."""
+    owners: set[str] = field(default_factory=set)
+    """The teams owning at least one component, API or resource."""
     departments: list[str] = field(default_factory=list)
     teams: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
@@ -194,6 +204,42 @@ def load_documents(path: Path) -> list[dict]:
         return [d for d in yaml.load_all(f, Loader=loader) if d is not None]
 
 
+class _CatalogFiles:
+    """The catalog's entity files, written a file at a time as documents come: `per_file` documents of one
+    kind per file, named after the kind and numbered. A kind `held` is written only when `finish`ed (its
+    documents still change after they are made)."""
+
+    def __init__(self, out: Path, per_file: int) -> None:
+        self.out = out
+        self.per_file = per_file
+        self.targets: list[str] = []
+        """The Location targets of the files written, in order."""
+        self.held: set[str] = set()
+        self._pending: dict[str, list[dict]] = {}
+        self._written: dict[str, int] = {}
+
+    def add(self, kind: str, doc: dict) -> None:
+        pending = self._pending.setdefault(kind, [])
+        pending.append(doc)
+        if len(pending) == self.per_file and kind not in self.held:
+            self._write(kind)
+
+    def finish(self, kind: str) -> None:
+        """Write every document of `kind` not written yet: its kind is done."""
+        self.held.discard(kind)
+        while self._pending.get(kind):
+            self._write(kind)
+
+    def _write(self, kind: str) -> None:
+        pending = self._pending[kind]
+        docs, self._pending[kind] = pending[: self.per_file], pending[self.per_file :]
+        n = self._written.get(kind, 0) + 1
+        self._written[kind] = n
+        rel = f"{ENTITY_DIR}/{kind.lower()}s-{n:04d}.yaml"
+        (self.out / rel).write_text(dump_documents(docs), encoding="utf-8")
+        self.targets.append(f"./{rel}")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Entities
 
@@ -235,7 +281,10 @@ def _entity(
         "annotations": {annotation[0]: annotation[1]},
     }
     doc = {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
-    cat.docs.setdefault(kind, []).append(doc)
+    cat.names.setdefault(kind, []).append(name)
+    if kind in ("Component", "API", "Resource"):
+        cat.owners.add(spec["owner"])
+    cat.files.add(kind, doc)
     return doc
 
 
@@ -254,6 +303,7 @@ def _group(cat: _Catalog, name: str, gtype: str, parent: str | None, area: str) 
 
 def build_groups(cat: _Catalog, count: int) -> None:
     """One organization, about one department per six teams, teams spread over departments."""
+    cat.files.held.add("Group")  # the departments' children grow until the last team
     n_depts = max(1, round((count - 1) / 7))
     org = _group(cat, "acme", "organization", None, "acme")
     depts = []
@@ -451,17 +501,25 @@ def build_components(cat: _Catalog, count: int) -> None:
         cat.depends_on[name] = deps
 
 
-def build_catalog(entities: int, seed: int) -> _Catalog:
-    """All entities of a catalog of `entities`, deterministic for `seed`."""
+BUILDERS = {
+    "Group": build_groups,
+    "User": build_users,
+    "Domain": build_domains,
+    "System": build_systems,
+    "Resource": build_resources,
+    "API": build_apis,
+    "Component": build_components,
+}
+"""How each kind is made, in `KIND_ORDER`: each refers to the kinds made before it."""
+
+
+def build_catalog(entities: int, seed: int, files: _CatalogFiles) -> _Catalog:
+    """All entities of a catalog of `entities`, deterministic for `seed`, written to `files` kind by kind."""
     counts = plan_counts(entities)
-    cat = _Catalog(rng=random.Random(seed))
-    build_groups(cat, counts["Group"])
-    build_users(cat, counts["User"])
-    build_domains(cat, counts["Domain"])
-    build_systems(cat, counts["System"])
-    build_resources(cat, counts["Resource"])
-    build_apis(cat, counts["API"])
-    build_components(cat, counts["Component"])
+    cat = _Catalog(rng=random.Random(seed), files=files)
+    for kind in KIND_ORDER:
+        BUILDERS[kind](cat, counts[kind])
+        files.finish(kind)
     return cat
 
 
@@ -495,16 +553,15 @@ def pick_hubs(cat: _Catalog, count: int = 5, candidates: int = 60) -> dict[str, 
 
 def _summarize(cat: _Catalog, root: Path, entities: int, seed: int, files: list[str]) -> CatalogSummary:
     rng = random.Random(seed + 1)
-    owners = sorted({d["spec"]["owner"] for k in ("Component", "API", "Resource") for d in cat.docs[k]})
-    samples = [ref(kind, rng.choice(cat.docs[kind])["metadata"]["name"]) for kind in KIND_ORDER for _ in range(4)]
-    components = [d["metadata"]["name"] for d in cat.docs["Component"]]
-    related = [n for n in components if len(cat.depends_on[n]) >= 2][:200]
+    owners = sorted(cat.owners)
+    samples = [ref(kind, rng.choice(cat.names[kind])) for kind in KIND_ORDER for _ in range(4)]
+    related = [n for n in cat.names["Component"] if len(cat.depends_on[n]) >= 2][:200]
     hubs = pick_hubs(cat)
     return CatalogSummary(
         root=str(root / ROOT_FILE),
         entities=entities,
         seed=seed,
-        counts={k: len(cat.docs[k]) for k in KIND_ORDER},
+        counts={k: len(cat.names[k]) for k in KIND_ORDER},
         files=files,
         sample_refs=samples,
         owner_refs=[ref("Group", t) for t in rng.sample(owners, min(20, len(owners)))],
@@ -516,19 +573,6 @@ def _summarize(cat: _Catalog, root: Path, entities: int, seed: int, files: list[
 
 # ---------------------------------------------------------------------------------------------------------
 # Files
-
-
-def write_files(docs: dict[str, list[dict]], out: Path, per_file: int) -> list[str]:
-    """Write documents kind by kind, `per_file` per file; return the Location targets."""
-    (out / ENTITY_DIR).mkdir(parents=True, exist_ok=True)
-    targets = []
-    for kind in KIND_ORDER:
-        kind_docs = docs.get(kind, [])
-        for n, start in enumerate(range(0, len(kind_docs), per_file)):
-            rel = f"{ENTITY_DIR}/{kind.lower()}s-{n + 1:04d}.yaml"
-            (out / rel).write_text(dump_documents(kind_docs[start : start + per_file]), encoding="utf-8")
-            targets.append(f"./{rel}")
-    return targets
 
 
 def write_location(out: Path, targets: list[str]) -> None:
@@ -556,10 +600,13 @@ def generate(entities: int, out: Path, seed: int = 1, per_file: int = 100) -> Ca
     """Write a catalog of `entities` under `out` and describe it."""
     if per_file < 1:
         raise ValueError(f"--per-file must be at least 1, got {per_file}")
-    cat = build_catalog(entities, seed)
+    plan_counts(entities)  # refuses a size too small before anything is removed
     out.mkdir(parents=True, exist_ok=True)
     _clear(out)
-    targets = write_files(cat.docs, out, per_file)
+    (out / ENTITY_DIR).mkdir(parents=True, exist_ok=True)
+    files = _CatalogFiles(out, per_file)
+    cat = build_catalog(entities, seed, files)
+    targets = files.targets
     write_location(out, targets)
     summary = _summarize(cat, out, entities, seed, targets)
     manifest = asdict(summary) | {"root": ROOT_FILE}  # relative, so the bytes do not depend on `out`
@@ -586,24 +633,31 @@ def _mutate_doc(doc: dict, rng: random.Random, teams: list[str], seed: int) -> N
 
 
 def mutate(root_dir: Path, fraction: float, seed: int) -> int:
-    """Rewrite `fraction` of the entities in place (descriptions, some owners); return how many changed."""
+    """Rewrite `fraction` of the entities in place (descriptions, some owners); return how many changed.
+    Two passes over the files, one file in memory at a time: the first counts documents and finds the teams,
+    the second rewrites the files holding a chosen document."""
     if not 0 < fraction <= 1:
         raise ValueError(f"--mutate must be in (0, 1], got {fraction}")
     files = location_targets(root_dir)
-    contents = [load_documents(p) for p in files]
-    teams = [
-        d["metadata"]["name"]
-        for docs in contents
-        for d in docs
-        if d["kind"] == "Group" and d["spec"].get("type") == "team"
-    ]
-    slots = [(f, i) for f, docs in enumerate(contents) for i in range(len(docs))]
+    sizes: list[int] = []
+    teams: list[str] = []
+    for path in files:
+        docs = load_documents(path)
+        sizes.append(len(docs))
+        teams += [d["metadata"]["name"] for d in docs if d["kind"] == "Group" and d["spec"].get("type") == "team"]
+    starts = list(itertools.accumulate(sizes, initial=0))
     rng = random.Random(seed)
+    slots = range(starts[-1])  # document n of the catalog, counted across files in order
     chosen = sorted(rng.sample(slots, max(1, round(fraction * len(slots)))))
-    for f, i in chosen:
-        _mutate_doc(contents[f][i], rng, teams, seed)
-    for f in sorted({f for f, _ in chosen}):
-        files[f].write_text(dump_documents(contents[f]), encoding="utf-8")
+    by_file: dict[int, list[int]] = {}
+    for n in chosen:
+        f = bisect.bisect_right(starts, n) - 1
+        by_file.setdefault(f, []).append(n - starts[f])
+    for f, indexes in by_file.items():
+        docs = load_documents(files[f])
+        for i in indexes:
+            _mutate_doc(docs[i], rng, teams, seed)
+        files[f].write_text(dump_documents(docs), encoding="utf-8")
     return len(chosen)
 
 
