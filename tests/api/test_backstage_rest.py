@@ -459,6 +459,70 @@ def test_one_keys_search_rows_are_that_keys_rows_of_all(fixture_catalog: Catalog
     assert checked > 1000
 
 
+# --- relation filters, answered from the relation's other end --------------------------------------------------
+
+
+def _names(answer: list[dict[str, Any]]) -> list[str]:
+    return sorted(
+        f"{e['kind']}:{e['metadata'].get('namespace', 'default')}/{e['metadata']['name']}".lower() for e in answer
+    )
+
+
+def test_every_relation_filter_lists_exactly_the_entities_holding_that_row(fixture_catalog: Catalog) -> None:
+    """`relations.<type>=<ref>` is answered from the target's reverse rows, not by matching every entity: for
+    every relation row of the fixture, the answer is exactly the entities whose relations hold it, as the whole
+    listing shows them."""
+    http = fixture_catalog.http
+    entities = http.get("/api/catalog/entities").json()
+    holders: dict[tuple[str, str], set[str]] = {}
+    for entity in entities:
+        for relation in entity.get("relations", []):
+            holders.setdefault((relation["type"], relation["targetRef"]), set()).update(_names([entity]))
+    assert len({relation_type for relation_type, _ in holders}) >= 10
+    for (relation_type, target), expected in sorted(holders.items()):
+        answer = http.get("/api/catalog/entities", params={"filter": f"relations.{relation_type}={target}"}).json()
+        assert _names(answer) == sorted(expected), (relation_type, target)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        # written in any case, as Backstage compares keys and values
+        (["RELATIONS.OWNEDBY=Group:Default/Team-A,kind=component"], "owned by team-a, components"),
+        # several values of the key: any of them
+        (["relations.ownedBy=group:default/team-a,relations.ownedBy=group:default/team-b"], "owned by team-a or b"),
+        # an alternative without a relation statement still scans
+        (["relations.ownedBy=group:default/team-a", "kind=domain"], "owned by team-a, or domains"),
+        # a target no entity relates to, and one that is not a ref
+        (["relations.dependsOn=component:default/nothing-here"], "none"),
+        (["relations.dependsOn=nothing"], "none"),
+    ],
+)
+def test_relation_filters_combine_as_backstages_do(fixture_catalog: Catalog, filters: list[str], expected: str) -> None:
+    entities = fixture_catalog.http.get("/api/catalog/entities").json()
+
+    def owned(*teams: str) -> set[str]:
+        refs = {f"group:default/{team}" for team in teams}
+        return {
+            name
+            for entity in entities
+            for name in _names([entity])
+            if any(r["type"] == "ownedBy" and r["targetRef"] in refs for r in entity.get("relations", []))
+        }
+
+    kinds = {name for entity in entities for name in _names([entity]) if entity["kind"] == "Domain"}
+    components = {name for entity in entities for name in _names([entity]) if entity["kind"] == "Component"}
+    wanted = {
+        "owned by team-a, components": owned("team-a") & components,
+        "owned by team-a or b": owned("team-a", "team-b"),
+        "owned by team-a, or domains": owned("team-a") | kinds,
+        "none": set(),
+    }[expected]
+    assert expected == "none" or wanted
+    answer = fixture_catalog.http.get("/api/catalog/entities", params=[("filter", f) for f in filters]).json()
+    assert _names(answer) == sorted(wanted)
+
+
 def _cursor(data: object) -> str:
     return base64.b64encode(json.dumps(data).encode()).decode()
 

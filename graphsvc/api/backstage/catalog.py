@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from graphsvc.api.backstage.entity_shape import backstage_entity, entity_ref_of, entity_uid
-from graphsvc.api.backstage.filters import Filter, Statement, matches, pushdown
+from graphsvc.api.backstage.filters import Filter, Statement, matches, pushdown, relation_statement
 from graphsvc.api.backstage.locations import (
     ANNOTATION_LOCATION,
     ANNOTATION_ORIGIN_LOCATION,
@@ -22,6 +22,7 @@ from graphsvc.api.backstage.locations import (
     generated_location_entity,
 )
 from graphsvc.api.backstage.search import SearchRow, search_rows_of
+from graphsvc.model.relations import REVERSE_RELATION
 from graphsvc.store import GraphStore
 from graphsvc.store.cypher import EntityFilter
 from graphsvc.store.graph_store import MAX_PAGE
@@ -74,11 +75,17 @@ class BackstageCatalog:
 
     def matching(self, where: Filter) -> list[Shaped]:
         """Every entity `where` matches, in no particular order: the store narrows by what it can test
-        (`filters.pushdown`), the search rows decide."""
+        (`filters.pushdown`, or for a `relations.<type>` statement the named entities' relations), the search
+        rows decide."""
         records: dict[str, EntityRecord] = {}
-        for store_filter in pushdown(where):
-            for record in self._find_all(store_filter):
-                records[record.ref] = record
+        for conjunction in where or ((),):
+            related = relation_statement(conjunction)
+            if related is not None:
+                records.update(self._related(*related))
+                continue
+            for store_filter in pushdown((conjunction,) if conjunction else ()):
+                for record in self._find_all(store_filter):
+                    records[record.ref] = record
         shaped = [*self._shape(list(records.values())), *self._generated()]
         return [entity for entity in shaped if matches(entity.rows, where)]
 
@@ -108,6 +115,15 @@ class BackstageCatalog:
         return out
 
     # --- helpers ---------------------------------------------------------------------------------------------
+
+    def _related(self, relation_type: str, targets: Sequence[str]) -> dict[str, EntityRecord]:
+        """The entities holding a `relation_type` row to any of `targets`: those the targets' rows of the
+        reverse type name (the store keeps each relation once, read from both ends), without scanning the
+        catalog for them."""
+        reverse = REVERSE_RELATION[relation_type]
+        rows = self.store.relations(list(dict.fromkeys(targets)))
+        holders = sorted({row.target for found in rows.values() for row in found if row.type == reverse})
+        return self.store.entities(holders) if holders else {}
 
     def _find_all(self, where: EntityFilter) -> Iterable[EntityRecord]:
         after: str | None = None

@@ -7,7 +7,9 @@ values compare case-insensitively, against the entity's search rows (`graphsvc.a
 
 `pushdown` turns the statements that map onto a store filter (one value of kind, spec.type, spec.lifecycle,
 relations.ownedBy, metadata.tags, or spec.owner written as a full ref) into an `EntityFilter`, so the store
-narrows the candidates with its indexes; the exact match then runs over those candidates only.
+narrows the candidates with its indexes; the exact match then runs over those candidates only. A conjunction
+with a `relations.<type>=<ref>` statement (any type) takes as candidates the entities that the named targets'
+reverse relation rows name (`relation_statement`): read from the relation's other end, not a catalog scan.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from graphsvc.api.backstage.errors import input_error
 from graphsvc.api.backstage.search import SearchRow
+from graphsvc.model.relations import REVERSE_RELATION
 from graphsvc.store.cypher import EntityFilter
 
 
@@ -40,6 +43,20 @@ PUSHDOWN = {
     "metadata.tags": "tag",
 }
 """Search keys whose single value the store's `EntityFilter` can test (the store keeps them lowercased)."""
+
+
+RELATION_KEYS = {f"relations.{relation_type.lower()}": relation_type for relation_type in REVERSE_RELATION}
+"""The search key of each of Backstage's 14 relation types -> the type."""
+
+
+def relation_statement(conjunction: Conjunction) -> tuple[str, tuple[str, ...]] | None:
+    """(relation type, target refs) of the first `relations.<type>=<ref>` statement of `conjunction`: every
+    entity it matches holds such a row, so the entities those targets' reverse rows name are its candidates."""
+    for statement in conjunction:
+        relation_type = RELATION_KEYS.get(statement.key)
+        if relation_type is not None and statement.values is not None:
+            return relation_type, statement.values
+    return None
 
 
 def parse_filter(params: Sequence[str]) -> Filter:
