@@ -280,6 +280,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from ingestors.read import SourceUnavailableError
 
     service = _open_service(_settings(args))
+    service.read_in_worker_process()  # on two cores, reading and preparing run beside the writing
     try:
         with ProgressDisplay() as display:
             summary = service.write_now(
