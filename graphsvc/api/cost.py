@@ -104,11 +104,20 @@ def request_cost(
 
 @lru_cache(maxsize=1000)
 def _request_cost(schema: GraphQLSchema, query: str, operation_name: str | None, variables: str) -> int | None:
-    try:
-        document = parse(query, max_tokens=MAX_TOKENS)
-    except GraphQLError:
+    document = _parsed(query)
+    if document is None:
         return None
     return estimate(schema, document, json.loads(variables), operation_name)
+
+
+@lru_cache(maxsize=1000)
+def _parsed(query: str) -> DocumentNode | None:
+    """The query parsed, once per query text: the cost is kept per set of variables, and a point query's
+    variables differ from request to request (the parse was most of its estimate)."""
+    try:
+        return parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return None
 
 
 def estimate(
