@@ -78,12 +78,11 @@ class BackstageCatalog:
         (`filters.pushdown`, or for a `relations.<type>` statement the named entities' relations), the search
         rows decide."""
         records: dict[str, EntityRecord] = {}
-        for conjunction in where or ((),):
-            related = relation_statement(conjunction)
-            if related is not None:
-                records.update(self._related(*related))
-                continue
-            for store_filter in pushdown((conjunction,) if conjunction else ()):
+        scanned = tuple(conjunction for conjunction in where if relation_statement(conjunction) is None)
+        for related in filter(None, map(relation_statement, where)):
+            records.update(self._related(*related))
+        if scanned or not where:  # pushdown(()) is the whole catalog; several unfiltered alternatives, one scan
+            for store_filter in pushdown(scanned):
                 for record in self._find_all(store_filter):
                     records[record.ref] = record
         shaped = [*self._shape(list(records.values())), *self._generated()]
