@@ -477,7 +477,7 @@ class _Sync:
                 self.summary.unchanged += 1
             else:  # read before the skipped file: that definition is the one kept
                 message = _duplicate_message(ref, f"{first[0]} (document {first[1]})")
-                self.error("redefinition", "duplicate", message, location, None, None, ref)
+                self.found["redefinition"].append(self.error_row("duplicate", message, location, None, None, ref))
 
     # --- writing ------------------------------------------------------------------------------------------
 
@@ -697,18 +697,6 @@ class _Sync:
         self, category: str, message: str, document: CatalogDocument, ref: str | None
     ) -> dict[str, Any]:
         return self.error_row(category, message, document.location, document.document_index, document.line, ref)
-
-    def error(
-        self,
-        phase: str,
-        category: str,
-        message: str,
-        location: str | None,
-        document_index: int | None,
-        line: int | None,
-        entity_ref: str | None,
-    ) -> None:
-        self.found[phase].append(self.error_row(category, message, location, document_index, line, entity_ref))
 
     def error_row(
         self,
