@@ -49,6 +49,10 @@ class Backend(Protocol):
         """For the backend a `snapshot()` yields: whether a commit was applied while it read (engines whose
         reads are read-committed); then its reads must be done again. False elsewhere."""
 
+    def commit_number(self) -> int | None:
+        """For the backend a `snapshot()` yields: the number of the committed state it reads (equal numbers,
+        equal states). None elsewhere, or when the store keeps no such number."""
+
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         """Run one read statement; rows in column order. Inside this thread's `transaction()`, in it."""
 

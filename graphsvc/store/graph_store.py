@@ -151,6 +151,14 @@ class GraphStore:
         Neo4j): then what it read may mix two states, and the reading must be done again. Never on SQLite."""
         return bool(self.backend.disturbed())
 
+    def commit_number(self) -> int | None:
+        """Inside a snapshot, the number of the commit it reads: equal numbers, equal stored states, and any
+        write that changes something gives a new one. The key of a cache of answers (`graphsvc.api.answer_cache`),
+        valid only for a result `in_one_state` returned (on Neo4j, a disturbed snapshot's number is not its
+        state's). None outside a snapshot, or when the store cannot say: then nothing is cached."""
+        number: int | None = self.backend.commit_number()
+        return number
+
     def in_one_state(self, work: Callable[[GraphStore], T]) -> T:
         """`work(store)` over one snapshot, done again while a commit disturbed it (`disturbed`). Inside an
         outer snapshot it is that one's: the outer reader does it again."""

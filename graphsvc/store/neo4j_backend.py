@@ -133,6 +133,10 @@ class Neo4jBackend:
     def disturbed(self) -> bool:
         return False  # not a snapshot: each plain read checks the gate itself
 
+    def commit_number(self) -> int | None:
+        """None: outside a snapshot no one state is read."""
+        return None
+
     @contextmanager
     def transaction(self, label: str | None = None) -> Iterator[None]:
         """One write transaction for the block, holding the writer lock; `label` (a sync run's id) is put in
@@ -267,6 +271,11 @@ class _Neo4jSnapshot:
             raise StoreError("store read refused: the snapshot's deadline has passed")
         with self._lock:
             return [list(record.values()) for record in self._tx.run(query, parameters or {})]
+
+    def commit_number(self) -> int | None:
+        """The commit gate's generation this snapshot reads at: every commit moves it on (by two, opened and
+        closed), so it names the committed state, valid as long as the snapshot is not `disturbed`."""
+        return self._generation
 
     def disturbed(self) -> bool:
         """Whether a commit was applied since this snapshot began reading (its reads may mix two states)."""

@@ -178,9 +178,21 @@ def schema_statements() -> list[str]:
             name = f"{table}_{columns.replace(', ', '_')}"
             statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {table}({columns})")
     statements += _tag_tables("entity", "ref") + _tag_tables("entity_version", "id") + VERSION_COUNT_DDL
+    statements += COMMIT_COUNTER_DDL
     # Stores written while tag rows were inserted by trigger (never released) would tag new rows twice.
     statements += [f"DROP TRIGGER IF EXISTS {tags}_insert" for tags, _ in TAG_TABLES.values()]
     return statements
+
+
+COMMIT_COUNTER_DDL = [
+    "CREATE TABLE IF NOT EXISTS store_commit(id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO store_commit(id, seq) VALUES (1, 0)",
+]
+"""One row counting the write transactions that changed something (`SqliteBackend.transaction`): what a
+snapshot reads as its commit (`SnapshotBackend.commit`), the key of caches that any write must invalidate. Not
+store data (no dump, no export): a store without it (opened read-only before its owner added it) has none."""
+COUNT_COMMIT = "UPDATE store_commit SET seq = seq + 1 WHERE id = 1"
+READ_COMMIT = "SELECT seq FROM store_commit WHERE id = 1"
 
 
 TAG_TABLES = {"entity": ("entity_tag", "ref"), "entity_version": ("version_tag", "id")}

@@ -35,7 +35,15 @@ from typing import Any
 
 from graphsvc.store.backend import Insert, Operation
 from graphsvc.store.errors import StoreError, StoreLockedError, StoreUnavailableError
-from graphsvc.store.sql import SqlStatements, insert_columns, insert_statement, schema_statements, tag_rows
+from graphsvc.store.sql import (
+    COUNT_COMMIT,
+    READ_COMMIT,
+    SqlStatements,
+    insert_columns,
+    insert_statement,
+    schema_statements,
+    tag_rows,
+)
 
 DATABASE_FILE = "catalog.sqlite"
 LOCK_FILE = "store.lock"
@@ -82,6 +90,8 @@ class SqliteBackend:
         self._idle: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._interrupter = _Interrupter()
+        self._counts_commits = False
+        """Whether write transactions count themselves in `store_commit` (once the schema holds it)."""
         if read_only:
             return
         self._writer = self._connect()
@@ -185,8 +195,11 @@ class SqliteBackend:
             connection = self._writer
             connection.execute("BEGIN IMMEDIATE")
             self._local.transaction = connection
+            changes = connection.total_changes
             try:
                 yield
+                if self._counts_commits and connection.total_changes != changes:
+                    connection.execute(COUNT_COMMIT)
                 connection.execute("COMMIT")
             except BaseException as error:
                 if connection.in_transaction:
@@ -210,6 +223,12 @@ class SqliteBackend:
         with self.transaction():
             for statement in statements:
                 self._writer.execute(statement)
+        found = self._writer.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_commit'").fetchall()
+        self._counts_commits = bool(found)
+
+    def commit_number(self) -> int | None:
+        """None: outside a snapshot (a write transaction's reads, or single statements) no one state is read."""
+        return None
 
     def checkpoint(self) -> None:
         with self._write_lock:
@@ -241,6 +260,9 @@ class SqliteBackend:
         (self.store_dir / OWNER_FILE).unlink(missing_ok=True)
 
 
+_UNREAD = object()
+
+
 class SnapshotBackend:
     """The backend as one read transaction sees it: reads on its connection, everything else as the store's."""
 
@@ -249,12 +271,24 @@ class SnapshotBackend:
         self._connection = connection
         self._deadline = deadline
         self._lock = threading.Lock()  # a request's resolvers may read from several threads
+        self._commit: int | None | object = _UNREAD
 
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         if time.monotonic() > self._deadline:
             raise StoreError("store read refused: the snapshot's deadline has passed")
         with self._lock:
             return _run(self._connection, query, parameters)
+
+    def commit_number(self) -> int | None:
+        """The number of the commit this snapshot reads (`sql.COMMIT_COUNTER_DDL`), read once, inside it; None
+        for a store without the counter."""
+        if self._commit is _UNREAD:
+            try:
+                rows = self.read(READ_COMMIT)
+            except StoreError:
+                rows = []
+            self._commit = rows[0][0] if rows else None
+        return self._commit
 
     @contextmanager
     def snapshot(self) -> Iterator[SnapshotBackend]:
