@@ -104,6 +104,9 @@ class Settings(BaseModel):
     """How long one GraphQL operation may execute before it is stopped."""
     query_max_response_bytes: int = Field(16 * 1024 * 1024, gt=0)
     """The largest GraphQL response; an operation that would answer more is stopped and refused."""
+    response_cache_mib: int = Field(256, ge=0)
+    """Room for the Backstage REST API's encoded answers, kept per store commit (`graphsvc.api.response_cache`):
+    a question asked again before the next write is answered from memory. 0 keeps none."""
     log_format: Literal["json", "text"] = "json"
     """`catalog serve`'s log lines: one JSON object per line (request id, principal, operation, duration), or text."""
     auth: AuthSettings = Field(default_factory=AuthSettings)
@@ -129,6 +132,7 @@ _ENV = {
     "CATALOG_QUERY_MAX_COST": "query_max_cost",
     "CATALOG_QUERY_TIMEOUT": "query_timeout_s",
     "CATALOG_LOG_FORMAT": "log_format",
+    "CATALOG_RESPONSE_CACHE_MIB": "response_cache_mib",
     "CATALOG_ANONYMOUS": "auth.anonymous",
     "CATALOG_LOCAL_ROOTS": "reading.local_roots",
     "CATALOG_URL_HOSTS": "reading.url_hosts",

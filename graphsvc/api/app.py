@@ -40,6 +40,7 @@ from graphsvc.api.operation_name import OperationName
 from graphsvc.api.query_processes import QueryProcesses, is_query
 from graphsvc.api.rate_limit import RateLimit
 from graphsvc.api.request_log import RequestLog
+from graphsvc.api.response_cache import ResponseCache
 from graphsvc.api.schema import schema
 from graphsvc.auth.oidc import OidcVerifier
 from graphsvc.auth.principal import NOBODY
@@ -229,6 +230,7 @@ def create_app(
 
     assets = GraphiQLAssets()
     graphql = CatalogGraphQL(service, threads, processes, GraphiQLPage(assets.url))
+    response_cache = ResponseCache(service.settings.response_cache_mib * 1024 * 1024)
     metrics = Metrics(service)
     app = Starlette(
         routes=[
@@ -238,10 +240,11 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             assets.route(),
             Route("/metrics", metrics.endpoint),
-            *backstage_routes(service),
+            *backstage_routes(service, response_cache),
         ],
         lifespan=lifespan,
     )
+    app.state.response_cache = response_cache
     limits = service.settings
     # Middleware, innermost first (each one added wraps those before it); a request passes, outermost first:
     # request log, metrics (both see every answer, refusals included), HTTP limits (Host, body), CORS (when

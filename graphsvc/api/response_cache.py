@@ -1,0 +1,77 @@
+"""Encoded answers kept for the store commit they were read at, so asking again is a dictionary lookup.
+
+An answer is cached under (commit number, request key): the commit number is read inside the snapshot that
+built the answer (`GraphStore.commit_number`), so an entry answers only requests that read the very same
+committed state, and any write that changes something gives new numbers. The cache holds the answers of one
+commit: the first request that reads a newer one empties it. Entries are dropped least recently used first once
+their bodies pass the size limit (`response_cache_mib`; 0 keeps nothing); a body larger than a quarter of the
+limit is not kept. Only answers that depend on nothing but the stored state and the request are put here: the
+Backstage REST API's reads (the same for every principal allowed to read).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from starlette.responses import Response
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as sent: JSON body bytes, status, and the headers it adds (a next-page link)."""
+
+    body: bytes
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response(self) -> Response:
+        return Response(self.body, status_code=self.status, headers=self.headers, media_type="application/json")
+
+
+class ResponseCache:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self._commit: int | None = None
+        self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, commit: int | None, key: Hashable) -> Answer | None:
+        """The answer kept for `key` at exactly `commit`, if any (None commits are never cached)."""
+        with self._lock:
+            answer = self._answers.get(key) if commit is not None and commit == self._commit else None
+            if answer is None:
+                self.misses += 1
+                return None
+            self._answers.move_to_end(key)
+            self.hits += 1
+            return answer
+
+    def put(self, commit: int | None, key: Hashable, answer: Answer) -> None:
+        """Keep `answer`, read at `commit`, unless an answer of a newer commit has been kept meanwhile (this
+        one's snapshot began before that commit) or it is too large to be worth the room."""
+        if commit is None or not self.max_bytes or len(answer.body) > self.max_bytes // 4:
+            return
+        with self._lock:
+            if self._commit is not None and commit < self._commit:
+                return
+            if commit != self._commit:
+                self._answers.clear()
+                self._bytes = 0
+                self._commit = commit
+            previous = self._answers.pop(key, None)
+            if previous is not None:
+                self._bytes -= len(previous.body)
+            self._answers[key] = answer
+            self._bytes += len(answer.body)
+            while self._bytes > self.max_bytes:
+                _, dropped = self._answers.popitem(last=False)
+                self._bytes -= len(dropped.body)
+
+    def __len__(self) -> int:
+        return len(self._answers)
