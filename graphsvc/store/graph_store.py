@@ -153,7 +153,7 @@ class GraphStore:
 
     def commit_number(self) -> int | None:
         """Inside a snapshot, the number of the commit it reads: equal numbers, equal stored states, and any
-        write that changes something gives a new one. The key of a cache of answers (`graphsvc.api.answer_cache`),
+        write that changes something gives a new one. The key of a cache of answers (`graphsvc.api.response_cache`),
         valid only for a result `in_one_state` returned (on Neo4j, a disturbed snapshot's number is not its
         state's). None outside a snapshot, or when the store cannot say: then nothing is cached."""
         number: int | None = self.backend.commit_number()

@@ -189,7 +189,7 @@ COMMIT_COUNTER_DDL = [
     "INSERT OR IGNORE INTO store_commit(id, seq) VALUES (1, 0)",
 ]
 """One row counting the write transactions that changed something (`SqliteBackend.transaction`): what a
-snapshot reads as its commit (`SnapshotBackend.commit`), the key of caches that any write must invalidate. Not
+snapshot reads as its commit (`SnapshotBackend.commit_number`), the key of caches that any write must invalidate. Not
 store data (no dump, no export): a store without it (opened read-only before its owner added it) has none."""
 COUNT_COMMIT = "UPDATE store_commit SET seq = seq + 1 WHERE id = 1"
 READ_COMMIT = "SELECT seq FROM store_commit WHERE id = 1"
