@@ -78,8 +78,9 @@ FULL = f"{TARGET} relations {{ type targetRef }}"
 FULL_PAGE = 384
 """Full entities per GraphQL page: the largest page the default cost limit accepts (query_max_cost 20,000;
 384 full entities cost 19,973, 385 are refused with QUERY_TOO_COSTLY)."""
-NAMES_PAGE = 1000
-"""Names per GraphQL page: the largest `first` the service accepts (MAX_FIRST; a page of names costs 2,006)."""
+NAMES_PAGE = 9997
+"""Names per GraphQL page: the largest the default cost limit accepts (a page of leaf fields may hold up to
+MAX_BULK_FIRST; 9,997 names cost 19,999): every service in one request."""
 REST_LIMIT = 1000
 """`limit` of a by-query page."""
 DEPTH = 6
@@ -586,10 +587,12 @@ def service_memory(pid: int) -> dict[str, Any]:
 
 
 def measure_ours(engine: Engine, args: argparse.Namespace, n: int, catalog: Path,
-                 choices: dict[str, list[Choice]]) -> tuple[Side, Side]:  # fmt: skip
+                 choices: dict[str, list[Choice]]) -> tuple[Side, Side, Side]:  # fmt: skip
     """`catalog ingest` into an empty store, then `catalog serve` asked through GraphQL, then through its REST
-    API: two columns, one ingest and one memory reading (they are the GraphQL column's)."""
+    API, then served again without its response cache (`CATALOG_RESPONSE_CACHE_MIB=0`) and asked through its
+    REST API once more: three columns, one ingest and one memory reading (they are the GraphQL column's)."""
     graphql, rest = Side(f"this catalog ({engine.name})"), Side(f"this catalog REST ({engine.name})")
+    uncached = Side(f"this catalog REST, no response cache ({engine.name})")
     store = args.out / "stores" / f"versus-{n}"
     emptied = fresh_store(engine, store)
     logs, cli = args.out / "logs", str(DEFAULT_CLI)
@@ -615,7 +618,15 @@ def measure_ours(engine: Engine, args: argparse.Namespace, n: int, catalog: Path
     if engine.pid is not None:
         now, peak = rss_mib(engine.pid)
         graphql.details["neo4j_jvm"] = {"pid": engine.pid, "rss_mib": now, "hwm_mib": peak}
-    return graphql, rest
+    uncached_log = logs / f"versus-serve-uncached-{engine.name}-{n}.log"
+    uncached_env = engine.env() | {"CATALOG_RESPONSE_CACHE_MIB": "0"}
+    with running_server(serve, f"http://{HOST}:{port}", uncached_log, args.ready_timeout, uncached_env):
+        client = Client(port)
+        try:
+            ask_all(uncached, client, True, choices, args.counts)
+        finally:
+            client.close()
+    return graphql, rest, uncached
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -718,12 +729,18 @@ def verdicts(backstage: Side, ours: Side) -> list[Verdict]:
 
 def faster_of(graphql: Side, rest: Side) -> Side:
     """An engine's column of best reads: per read, the API whose p50 was lower (the ingest and memory are the
-    GraphQL column's: one server answers both)."""
+    GraphQL column's: one server answers both). Named for the REST column's kind: with its response cache (as
+    served by default) or without."""
     reads = {}
     for key, stat in graphql.reads.items():
         other = rest.reads.get(key)
         reads[key] = other if other is not None and other.p50_ms < stat.p50_ms else stat
-    name = graphql.name.replace("this catalog", "this catalog, either API")
+    either = (
+        "this catalog, either API, no response cache"
+        if "no response cache" in rest.name
+        else "this catalog, either API"
+    )
+    name = graphql.name.replace("this catalog", either)
     return Side(name, reads, graphql.ingest_s, graphql.rss_mib, graphql.details)
 
 
@@ -731,21 +748,25 @@ def faster_of(graphql: Side, rest: Side) -> Side:
 class SizeResult:
     entities: int
     backstage: Side
-    engines: list[tuple[Side, Side]]
-    """Per engine of ours, its GraphQL column and its REST column."""
+    engines: list[tuple[Side, ...]]
+    """Per engine of ours, its GraphQL column, then its REST columns (with the response cache, and without)."""
 
     @property
     def columns(self) -> list[Side]:
-        return [side for pair in self.engines for side in pair]
+        return [side for sides in self.engines for side in sides]
 
     def graphql_sides(self) -> list[Side]:
-        return [graphql for graphql, _ in self.engines]
+        return [sides[0] for sides in self.engines]
 
     def verdicts(self) -> list[Verdict]:
-        """Each engine's GraphQL column, then the engine as a whole: each read through whichever of its two
-        APIs answered it faster (a client of this catalog may use either)."""
+        """Each engine's GraphQL column, then the engine as a whole: each read through whichever of its APIs
+        answered it faster (a client of this catalog may use either), once per REST column: with the response
+        cache, and without it, so that what the cache does is seen apart."""
         found = [v for side in self.graphql_sides() for v in verdicts(self.backstage, side)]
-        return found + [v for graphql, rest in self.engines for v in verdicts(self.backstage, faster_of(graphql, rest))]
+        for graphql, *rests in self.engines:
+            for rest in rests:
+                found += verdicts(self.backstage, faster_of(graphql, rest))
+        return found
 
     def text(self) -> str:
         lines = [
@@ -834,10 +855,10 @@ def bench_size(peer: ModuleType, engines: list[Engine], n: int, args: argparse.N
     check_complete(backstage, n)
     ours = []
     for engine in engines:
-        graphql, rest = measure_ours(engine, args, n, catalog, choices)
-        check_sizes(backstage, graphql)
-        check_sizes(backstage, rest)
-        ours.append((graphql, rest))
+        sides = measure_ours(engine, args, n, catalog, choices)
+        for side in sides:
+            check_sizes(backstage, side)
+        ours.append(sides)
     return SizeResult(n, backstage, ours)
 
 

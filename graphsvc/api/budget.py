@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from graphsvc.config import Settings
@@ -101,22 +101,20 @@ class Budget:
         return self.stopped is None
 
 
-class QueryBudget(SchemaExtension):
-    """Gives each query its budget when it starts executing, and answers a stopped one with the reason alone:
-    what was built before it stopped is partial, not an answer."""
-
-    def on_execute(self) -> Iterator[None]:
-        execution = self.execution_context
-        context = execution.context
-        settings = getattr(getattr(context, "service", None), "settings", None)
-        is_query = execution.operation_type is OperationType.QUERY
-        if settings is None or not is_query or execution.result is not None or not hasattr(context, "budget"):
-            yield
-            return
-        budget = context.budget = Budget.of(settings)
+@contextmanager
+def query_budget(execution: ExecutionContext) -> Iterator[None]:
+    """Gives a query its budget when it starts executing (`graphsvc.api.operation_steps`), and answers a
+    stopped one with the reason alone: what was built before it stopped is partial, not an answer."""
+    context = execution.context
+    settings = getattr(getattr(context, "service", None), "settings", None)
+    is_query = execution.operation_type is OperationType.QUERY
+    if settings is None or not is_query or execution.result is not None or not hasattr(context, "budget"):
         yield
-        budget.spend()  # one that ends past its deadline ran past it (and the store may have stopped a read)
-        result = execution.result
-        if result is not None and budget.stopped is not None:
-            logger.warning("query stopped: %s", budget.stopped.message)
-            result.data, result.errors = None, [budget.stopped]
+        return
+    budget = context.budget = Budget.of(settings)
+    yield
+    budget.spend()  # one that ends past its deadline ran past it (and the store may have stopped a read)
+    result = execution.result
+    if result is not None and budget.stopped is not None:
+        logger.warning("query stopped: %s", budget.stopped.message)
+        result.data, result.errors = None, [budget.stopped]

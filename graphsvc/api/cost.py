@@ -30,7 +30,6 @@ per query text, operation and variables: a point query pays a dictionary lookup.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -53,10 +52,10 @@ from graphql import (
     parse,
 )
 from graphql.utilities import value_from_ast_untyped
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from graphsvc.api.entities import MAX_DEPTH
-from graphsvc.api.limits import DEFAULT_FIRST, MAX_FIRST, MAX_QUERY_DEPTH, MAX_TOKENS
+from graphsvc.api.limits import DEFAULT_FIRST, MAX_BULK_FIRST, MAX_QUERY_DEPTH, MAX_TOKENS
 from graphsvc.api.traversals import DEFAULT_MAX_DEPTH
 from graphsvc.store.traversal import RELATION_TYPES
 
@@ -202,13 +201,14 @@ class _Estimate:
 
 def _page(definition: GraphQLField, arguments: dict[str, Any]) -> int | None:
     """The page of a field with a `first` argument (None for others), as the resolver will read it: an
-    absent or null `first` is DEFAULT_FIRST; one out of range is clamped (the resolver refuses it)."""
+    absent or null `first` is DEFAULT_FIRST; one out of range is clamped to 0..MAX_BULK_FIRST, the largest page
+    any resolver accepts (each refuses past its own limit)."""
     if "first" not in definition.args:
         return None
     first = arguments.get("first")
     if not isinstance(first, int) or isinstance(first, bool):
         return DEFAULT_FIRST
-    return min(max(first, 0), MAX_FIRST)
+    return min(max(first, 0), MAX_BULK_FIRST)
 
 
 def _entity_bound(name: str, arguments: dict[str, Any]) -> int | None:
@@ -267,15 +267,11 @@ def _is_entity(parent: GraphQLNamedType) -> bool:
     return parent.name == "Entity" or any(i.name == "Entity" for i in getattr(parent, "interfaces", ()))
 
 
-class QueryCost(SchemaExtension):
-    """Refuses an operation whose estimated cost is over `query_max_cost`, before it executes (no snapshot is
-    opened, nothing is read)."""
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        settings = getattr(getattr(context.context, "service", None), "settings", None)
-        if settings is not None and context.query is not None:
-            cost = request_cost(context.schema._schema, context.query, context.variables, context.operation_name)
-            if cost is not None and cost > settings.query_max_cost:
-                context.result = ExecutionResult(data=None, errors=[too_costly(cost, settings.query_max_cost)])
-        yield
+def refuse_costly(execution: ExecutionContext) -> None:
+    """Answers an operation whose estimated cost is over `query_max_cost` with that refusal, before it
+    executes (`graphsvc.api.operation_steps`): no snapshot is opened, nothing is read."""
+    settings = getattr(getattr(execution.context, "service", None), "settings", None)
+    if settings is not None and execution.query is not None:
+        cost = request_cost(execution.schema._schema, execution.query, execution.variables, execution.operation_name)
+        if cost is not None and cost > settings.query_max_cost:
+            execution.result = ExecutionResult(data=None, errors=[too_costly(cost, settings.query_max_cost)])

@@ -5,8 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import GraphQLError, Node, SelectionSetNode, ValidationContext, ValidationRule
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    Node,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+    get_named_type,
+)
 from strawberry.extensions import max_aliases, query_depth_limiter
+from strawberry.types import Info
 
 from graphsvc.api.errors import bad_input
 
@@ -18,13 +35,81 @@ DEFAULT_FIRST = 100
 """The page size of a list whose `first` is not given: top-level lists and the lists below an entity alike."""
 
 
-def page_size(first: int | None) -> int:
-    """The page a `first` argument asks for: its default when absent, refused outside 0..MAX_FIRST."""
+MAX_BULK_FIRST = 10_000
+"""The largest page of `Query.entities` whose nodes select leaf fields only (`ref`, `name`, `tags`, `spec`:
+scalars, enums and lists of them; no relations, no related entities): what an export, a report or a list of
+names reads, in a tenth of the requests. Such a page costs about 2 per entity and field, so the cost limit
+(`query_max_cost`) still decides how many fields a page of that size may select."""
+
+
+def page_size(first: int | None, limit: int = MAX_FIRST, *, bulk: bool = False) -> int:
+    """The page a `first` argument asks for: its default when absent, refused outside 0..limit; the refusal
+    of a `bulk` page (one that may hold MAX_BULK_FIRST with leaf fields only) says so."""
     if first is None:
         return DEFAULT_FIRST
-    if not 0 <= first <= MAX_FIRST:
-        raise bad_input(f"first must be between 0 and {MAX_FIRST}, got {first}")
+    if not 0 <= first <= limit:
+        hint = bulk and limit < first <= MAX_BULK_FIRST
+        more = f" (up to {MAX_BULK_FIRST} when the nodes select leaf fields only)" if hint else ""
+        raise bad_input(f"first must be between 0 and {limit}, got {first}{more}")
     return first
+
+
+def entity_page_limit(info: Info) -> int:
+    """The largest `first` of this `entities` connection: MAX_BULK_FIRST when every field selected under
+    `edges { node { ... } }` is a leaf (fragments and inline fragments followed), MAX_FIRST otherwise."""
+    raw = info._raw_info
+    fragments = raw.fragments
+    connection = get_named_type(raw.return_type)
+    for field in raw.field_nodes:
+        for edges in _selected(field.selection_set, "edges", fragments):
+            edge_type = get_named_type(connection.fields["edges"].type)  # type: ignore[union-attr]
+            node_type = get_named_type(edge_type.fields["node"].type)  # type: ignore[union-attr]
+            for node in _selected(edges.selection_set, "node", fragments):
+                if not _leaves_only(node.selection_set, node_type, raw.schema, fragments):
+                    return MAX_FIRST
+    return MAX_BULK_FIRST
+
+
+def _selected(
+    selections: SelectionSetNode | None, name: str, fragments: dict[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    """The fields called `name` in a selection set, through its fragments."""
+    for selection in selections.selections if selections else ():
+        if isinstance(selection, FieldNode) and selection.name.value == name:
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _selected(selection.selection_set, name, fragments)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            yield from _selected(fragments[selection.name.value].selection_set, name, fragments)
+
+
+def _leaves_only(
+    selections: SelectionSetNode | None,
+    parent: object,
+    schema: GraphQLSchema,
+    fragments: dict[str, FragmentDefinitionNode],
+) -> bool:
+    """Whether every field of a selection set on `parent` (an object or interface type; a fragment's type
+    condition replaces it) is a leaf: a scalar, an enum, or a list of them."""
+    for selection in selections.selections if selections else ():
+        if isinstance(selection, FieldNode):
+            if selection.name.value.startswith("__"):
+                continue
+            if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+                return False
+            definition = parent.fields.get(selection.name.value)
+            if definition is None or not isinstance(
+                get_named_type(definition.type), GraphQLScalarType | GraphQLEnumType
+            ):
+                return False
+            continue
+        fragment = selection if isinstance(selection, InlineFragmentNode) else fragments.get(selection.name.value)  # type: ignore[attr-defined]
+        if fragment is None:
+            return False
+        condition = schema.get_type(fragment.type_condition.name.value) if fragment.type_condition else parent
+        if not _leaves_only(fragment.selection_set, condition, schema, fragments):
+            return False
+    return True
 
 
 _DepthLimit = query_depth_limiter.create_validator(MAX_QUERY_DEPTH, None, None)

@@ -9,18 +9,20 @@ result must show what it has just written; nor does a query refused before it ex
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 
-class ReadSnapshot(SchemaExtension):
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context.context
-        begin = getattr(context, "begin_snapshot", None)
-        refused = self.execution_context.result is not None
-        if begin is None or refused or self.execution_context.operation_type is not OperationType.QUERY:
-            yield
-            return
-        with begin():
-            yield
+@contextmanager
+def read_snapshot(execution: ExecutionContext) -> Iterator[None]:
+    """The query's execution inside one read snapshot (`graphsvc.api.operation_steps` enters it)."""
+    context = execution.context
+    begin = getattr(context, "begin_snapshot", None)
+    refused = execution.result is not None
+    if begin is None or refused or execution.operation_type is not OperationType.QUERY:
+        yield
+        return
+    with begin():
+        yield

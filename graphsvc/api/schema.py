@@ -12,23 +12,15 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
 from strawberry.types import ExecutionContext, Info
 
 from graphsvc.api import traversals
-from graphsvc.api.budget import QueryBudget
-from graphsvc.api.cost import QueryCost
 from graphsvc.api.entities import ENTITY_TYPES, MAX_DEPTH, CustomEntity, Entity, EntityState, Relation, to_entity
 from graphsvc.api.errors import bad_input
 from graphsvc.api.fast_execution import PlannedExecutionContext
-from graphsvc.api.limits import LIMIT_RULES, MAX_FIRST, MAX_TOKENS, page_size
+from graphsvc.api.limits import MAX_FIRST, entity_page_limit, page_size
+from graphsvc.api.operation_steps import OperationSteps
 from graphsvc.api.permissions import require
-from graphsvc.api.read_snapshot import ReadSnapshot
 from graphsvc.api.time_travel import (
     ChangeEventConnection,
     ChangeType,
@@ -365,7 +357,10 @@ class CatalogQuery:
         at = instant(as_of)
         return to_entity(info.context.store.entity(canonical_ref(ref), at), at)
 
-    @strawberry.field(description="Entities matching a filter, ordered by ref, as a Relay connection.")
+    @strawberry.field(
+        description="Entities matching a filter, ordered by ref, as a Relay connection. `first` is at most 1000, "
+        "or 10000 when the nodes select leaf fields only (scalars, enums and lists of them), within the cost limit."
+    )
     def entities(
         self,
         info: Info,
@@ -375,7 +370,8 @@ class CatalogQuery:
         as_of: datetime | None = None,
     ) -> EntityConnection:
         where = _store_filter(filter)
-        size = page_size(first)
+        bulk = first is not None and first > MAX_FIRST
+        size = page_size(first, entity_page_limit(info) if bulk else MAX_FIRST, bulk=True)
         at = instant(as_of)
         store = info.context.store
         records = store.find_entities(where, first=size + 1, after=decode_cursor(after), as_of=at) if size else []
@@ -625,15 +621,7 @@ def build_schema() -> strawberry.Schema:
         mutation=Mutation,
         types=[*ENTITY_TYPES.values(), CustomEntity, Relation],
         execution_context_class=PlannedExecutionContext,  # the same answers, with less work per field
-        extensions=[  # factories: each request gets fresh instances; the parse/validation caches are shared
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: AddValidationRules(LIMIT_RULES),
-            lambda: ParserCache(maxsize=1000),
-            lambda: ValidationCache(maxsize=1000),
-            QueryCost,  # refuses a costly operation before anything below runs
-            QueryBudget,
-            ReadSnapshot,
-        ],
+        extensions=[OperationSteps],  # a factory: each request gets a fresh instance
     )
 
 

@@ -54,7 +54,7 @@ class Violation:
 
 T = TypeVar("T")
 
-MAX_PAGE = 1000
+MAX_PAGE = 10_000
 """The largest page a caller may ask for; the store reads one row more, so that it can tell another follows."""
 
 

@@ -37,7 +37,7 @@ from bench.run_versus_backstage import (
     verdicts,
 )
 from graphsvc.api.cost import request_cost
-from graphsvc.api.limits import MAX_FIRST
+from graphsvc.api.limits import MAX_BULK_FIRST, MAX_FIRST
 from graphsvc.api.schema import schema
 from graphsvc.config import Settings
 
@@ -279,7 +279,7 @@ def test_the_pages_are_the_largest_the_default_limits_accept(query: str, make: o
     limit = Settings().query_max_cost
     assert make(page) == query  # type: ignore[operator]
     assert cost(query) <= limit
-    assert page == MAX_FIRST or cost(make(page + 1)) > limit  # type: ignore[operator]
+    assert page in (MAX_FIRST, MAX_BULK_FIRST) or cost(make(page + 1)) > limit  # type: ignore[operator]
 
 
 def test_the_service_memory_counts_processes_spawned_from_any_thread() -> None:
@@ -304,3 +304,23 @@ def test_the_service_memory_counts_processes_spawned_from_any_thread() -> None:
         thread.join()
         started[0].kill()
         started[0].wait()
+
+
+def test_a_rest_column_without_the_response_cache_gets_acceptance_lines_of_its_own() -> None:
+    backstage = side("Backstage", 10.0, ingest_s=70.0, rss_mib=360.0)
+    graphql = side("this catalog (sqlite)", 12.0, ingest_s=3.0, rss_mib=180.0)
+    cached = side("this catalog REST (sqlite)", 1.0)
+    uncached = side("this catalog REST, no response cache (sqlite)", 11.0)
+    graphql.details["ingest"] = {"peak_rss_mib": 71.2}
+    lines = SizeResult(1000, backstage, [(graphql, cached, uncached)]).text().splitlines()
+    verdict_lines = [line.split(":")[0] for line in lines if line.startswith(("PASS", "FAIL"))]
+    assert verdict_lines[8:10] == [
+        "PASS by_ref [this catalog, either API (sqlite)]",
+        "PASS team_components [this catalog, either API (sqlite)]",
+    ]
+    assert verdict_lines[16:18] == [
+        "FAIL by_ref [this catalog, either API, no response cache (sqlite)]",
+        "FAIL team_components [this catalog, either API, no response cache (sqlite)]",
+    ]
+    assert len(verdict_lines) == 24
+    assert lines[2].startswith("| read | Backstage | this catalog (sqlite) |  | this catalog REST (sqlite) |  | ")

@@ -10,9 +10,9 @@ from tests.store.catalog_builder import component, source
 
 
 def test_a_full_largest_page_reads_one_row_more(store: GraphStore) -> None:
-    sync_source(store, source(("file:/a.yaml", [component(f"c{i:04d}") for i in range(MAX_PAGE + 5)])), source="s")
+    sync_source(store, source(("file:/a.yaml", [component(f"c{i:05d}") for i in range(MAX_PAGE + 5)])), source="s")
     where = EntityFilter(kind="component")
     assert len(store.find_entities(where, first=MAX_PAGE + 1, after=None)) == MAX_PAGE + 1
     assert len(store.find_entities(where, first=10 * MAX_PAGE, after=None)) == MAX_PAGE + 1
-    last = store.find_entities(where, first=MAX_PAGE + 1, after="component:default/c0999")
-    assert [e.ref for e in last] == [f"component:default/c{i:04d}" for i in range(1000, MAX_PAGE + 5)]
+    last = store.find_entities(where, first=MAX_PAGE + 1, after=f"component:default/c{MAX_PAGE - 1:05d}")
+    assert [e.ref for e in last] == [f"component:default/c{i:05d}" for i in range(MAX_PAGE, MAX_PAGE + 5)]
