@@ -587,12 +587,13 @@ def service_memory(pid: int) -> dict[str, Any]:
 
 
 def measure_ours(engine: Engine, args: argparse.Namespace, n: int, catalog: Path,
-                 choices: dict[str, list[Choice]]) -> tuple[Side, Side, Side]:  # fmt: skip
+                 choices: dict[str, list[Choice]]) -> tuple[Side, Side, Side, Side]:  # fmt: skip
     """`catalog ingest` into an empty store, then `catalog serve` asked through GraphQL, then through its REST
-    API, then served again without its response cache (`CATALOG_RESPONSE_CACHE_MIB=0`) and asked through its
-    REST API once more: three columns, one ingest and one memory reading (they are the GraphQL column's)."""
+    API, then served again without its response cache (`CATALOG_RESPONSE_CACHE_MIB=0`) and asked both ways
+    once more: four columns, one ingest (each GraphQL column's) and one memory reading per serving."""
     graphql, rest = Side(f"this catalog ({engine.name})"), Side(f"this catalog REST ({engine.name})")
-    uncached = Side(f"this catalog REST, no response cache ({engine.name})")
+    uncached = Side(f"this catalog, no response cache ({engine.name})")
+    rest_uncached = Side(f"this catalog REST, no response cache ({engine.name})")
     store = args.out / "stores" / f"versus-{n}"
     emptied = fresh_store(engine, store)
     logs, cli = args.out / "logs", str(DEFAULT_CLI)
@@ -620,13 +621,17 @@ def measure_ours(engine: Engine, args: argparse.Namespace, n: int, catalog: Path
         graphql.details["neo4j_jvm"] = {"pid": engine.pid, "rss_mib": now, "hwm_mib": peak}
     uncached_log = logs / f"versus-serve-uncached-{engine.name}-{n}.log"
     uncached_env = engine.env() | {"CATALOG_RESPONSE_CACHE_MIB": "0"}
-    with running_server(serve, f"http://{HOST}:{port}", uncached_log, args.ready_timeout, uncached_env):
+    uncached.ingest_s = graphql.ingest_s  # the same store, served again
+    with running_server(serve, f"http://{HOST}:{port}", uncached_log, args.ready_timeout, uncached_env) as proc:
         client = Client(port)
         try:
-            ask_all(uncached, client, True, choices, args.counts)
+            for side, is_rest in ((uncached, False), (rest_uncached, True)):
+                ask_all(side, client, is_rest, choices, args.counts)
         finally:
             client.close()
-    return graphql, rest, uncached
+        uncached.details["memory"] = memory = service_memory(proc.pid)
+    uncached.rss_mib = memory["rss_mib"]
+    return graphql, rest, uncached, rest_uncached
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -729,18 +734,12 @@ def verdicts(backstage: Side, ours: Side) -> list[Verdict]:
 
 def faster_of(graphql: Side, rest: Side) -> Side:
     """An engine's column of best reads: per read, the API whose p50 was lower (the ingest and memory are the
-    GraphQL column's: one server answers both). Named for the REST column's kind: with its response cache (as
-    served by default) or without."""
+    GraphQL column's: one server answers both)."""
     reads = {}
     for key, stat in graphql.reads.items():
         other = rest.reads.get(key)
         reads[key] = other if other is not None and other.p50_ms < stat.p50_ms else stat
-    either = (
-        "this catalog, either API, no response cache"
-        if "no response cache" in rest.name
-        else "this catalog, either API"
-    )
-    name = graphql.name.replace("this catalog", either)
+    name = graphql.name.replace("this catalog", "this catalog, either API")
     return Side(name, reads, graphql.ingest_s, graphql.rss_mib, graphql.details)
 
 
@@ -749,24 +748,25 @@ class SizeResult:
     entities: int
     backstage: Side
     engines: list[tuple[Side, ...]]
-    """Per engine of ours, its GraphQL column, then its REST columns (with the response cache, and without)."""
+    """Per engine of ours, (GraphQL column, REST column) pairs: served as configured by default, then (when
+    measured) without the response cache."""
 
     @property
     def columns(self) -> list[Side]:
         return [side for sides in self.engines for side in sides]
 
+    def pairs(self) -> list[tuple[Side, Side]]:
+        return [(sides[i], sides[i + 1]) for sides in self.engines for i in range(0, len(sides), 2)]
+
     def graphql_sides(self) -> list[Side]:
-        return [sides[0] for sides in self.engines]
+        return [graphql for graphql, _ in self.pairs()]
 
     def verdicts(self) -> list[Verdict]:
-        """Each engine's GraphQL column, then the engine as a whole: each read through whichever of its APIs
-        answered it faster (a client of this catalog may use either), once per REST column: with the response
-        cache, and without it, so that what the cache does is seen apart."""
+        """Each GraphQL column, then each engine as a whole: each read through whichever of its APIs answered
+        it faster (a client of this catalog may use either); with the response cache and without it, so that
+        what the cache does is seen apart."""
         found = [v for side in self.graphql_sides() for v in verdicts(self.backstage, side)]
-        for graphql, *rests in self.engines:
-            for rest in rests:
-                found += verdicts(self.backstage, faster_of(graphql, rest))
-        return found
+        return found + [v for graphql, rest in self.pairs() for v in verdicts(self.backstage, faster_of(graphql, rest))]
 
     def text(self) -> str:
         lines = [
@@ -777,6 +777,8 @@ class SizeResult:
         ]
         lines += [v.line() for v in self.verdicts()]
         for side in self.graphql_sides():
+            if "ingest" not in side.details:  # a second serving of the same store
+                continue
             lines.append(
                 f"note [{side.name}]: the ingest's peak RSS was {side.details['ingest']['peak_rss_mib']:,.0f} MiB"
             )

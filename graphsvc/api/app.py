@@ -105,10 +105,16 @@ def _depth(value: Any) -> int:
 
 class CatalogGraphQL(GraphQL):
     def __init__(
-        self, service: CatalogService, threads: ExecutionThreads, processes: QueryProcesses, page: GraphiQLPage
+        self,
+        service: CatalogService,
+        threads: ExecutionThreads,
+        processes: QueryProcesses,
+        page: GraphiQLPage,
+        answers: ResponseCache | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self.service = service
+        self.answers = answers
         self.threads = threads
         self.processes = processes
         self.page = page
@@ -122,7 +128,7 @@ class CatalogGraphQL(GraphQL):
         """The request's principal, as `Authentication` found it (nobody, for a request that came in without
         one: only the GraphiQL page, which executes nothing)."""
         principal = request.scope.get("state", {}).get("principal") or NOBODY
-        return Context(service=self.service, principal=principal, response=response)
+        return Context(service=self.service, principal=principal, response=response, answers=self.answers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A request the GraphQL layer refuses before executing (bad JSON, no query, ...) is answered in
@@ -229,8 +235,8 @@ def create_app(
             callback()
 
     assets = GraphiQLAssets()
-    graphql = CatalogGraphQL(service, threads, processes, GraphiQLPage(assets.url))
     response_cache = ResponseCache(service.settings.response_cache_mib * 1024 * 1024)
+    graphql = CatalogGraphQL(service, threads, processes, GraphiQLPage(assets.url), response_cache)
     metrics = Metrics(service)
     app = Starlette(
         routes=[

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from graphsvc.api.budget import Budget
+from graphsvc.api.response_cache import ResponseCache
 from graphsvc.auth.principal import Principal, operator
 from graphsvc.service import CatalogService
 from graphsvc.store import GraphStore
@@ -46,6 +47,12 @@ class Context:
     disturbed: bool = False
     """Whether a commit was applied while the query read its snapshot (Neo4j's read-committed reads, see
     `graphsvc.store.neo4j_backend`): its answer may mix two states, so the API executes it again."""
+    answers: ResponseCache | None = None
+    """Where the GraphQL API keeps query answers per commit (`graphsvc.api.kept_answers`); None keeps none
+    (in-process callers, worker processes)."""
+    clock_read: bool = False
+    """Whether a field's answer depends on the time it was read at, not only on the stored state: such an
+    answer is not kept."""
 
     @property
     def store(self) -> GraphStore:
@@ -140,5 +147,7 @@ async def execute_in_one_state(
         result = await run(context)
         if not context.disturbed:
             return result
-        context = Context(service=service, principal=context.principal, response=context.response)
+        context = Context(
+            service=service, principal=context.principal, response=context.response, answers=context.answers
+        )
     raise kept_changing()

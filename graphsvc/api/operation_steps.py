@@ -3,7 +3,8 @@
 The steps, in order: the parser's token limit and our validation rules (`graphsvc.api.limits`); parsing and
 validation, each cached per query text (1,000 documents); then, around the execution, the refusal of a
 costly operation (`graphsvc.api.cost`), the query's budget (`graphsvc.api.budget`) and its read snapshot
-(`graphsvc.api.read_snapshot`).
+(`graphsvc.api.read_snapshot`), inside which a query's answer may be one kept for the commit it reads
+(`graphsvc.api.kept_answers`).
 
 Why one extension and not one per step: Strawberry looks up and enters every hook of every extension for
 every request (a context manager each, built anew), and seven extensions cost a point query about a tenth of
@@ -22,6 +23,7 @@ from strawberry.schema.schema import validate_document
 
 from graphsvc.api.budget import query_budget
 from graphsvc.api.cost import refuse_costly
+from graphsvc.api.kept_answers import keep, look_up
 from graphsvc.api.limits import LIMIT_RULES, MAX_TOKENS
 from graphsvc.api.read_snapshot import read_snapshot
 
@@ -55,4 +57,6 @@ class OperationSteps(SchemaExtension):
         execution = self.execution_context
         refuse_costly(execution)
         with query_budget(execution), read_snapshot(execution):
+            lookup = look_up(execution)  # a kept answer becomes the result: nothing is executed
             yield
+        keep(execution, lookup)

@@ -6,7 +6,9 @@ committed state, and any write that changes something gives new numbers. The cac
 commit: the first request that reads a newer one empties it. Entries are dropped least recently used first once
 their bodies pass the size limit (`response_cache_mib`; 0 keeps nothing); a body larger than a quarter of the
 limit is not kept. Only answers that depend on nothing but the stored state and the request are put here: the
-Backstage REST API's reads (the same for every principal allowed to read).
+Backstage REST API's reads (the same for every principal allowed to read), as encoded `Answer`s, and GraphQL
+queries' results, as their data (`graphsvc.api.kept_answers`: keyed by principal too, never a mutation, an
+error or a clock-dependent answer). One room holds both.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.responses import Response
 
@@ -37,25 +40,27 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
         self._commit: int | None = None
-        self._answers: OrderedDict[Hashable, Answer] = OrderedDict()
+        self._answers: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, commit: int | None, key: Hashable) -> Answer | None:
+    def get(self, commit: int | None, key: Hashable) -> Any:
         """The answer kept for `key` at exactly `commit`, if any (None commits are never cached)."""
         with self._lock:
-            answer = self._answers.get(key) if commit is not None and commit == self._commit else None
-            if answer is None:
+            kept = self._answers.get(key) if commit is not None and commit == self._commit else None
+            if kept is None:
                 self.misses += 1
                 return None
             self._answers.move_to_end(key)
             self.hits += 1
-            return answer
+            return kept[0]
 
-    def put(self, commit: int | None, key: Hashable, answer: Answer) -> None:
-        """Keep `answer`, read at `commit`, unless an answer of a newer commit has been kept meanwhile (this
-        one's snapshot began before that commit) or it is too large to be worth the room."""
-        if commit is None or not self.max_bytes or len(answer.body) > self.max_bytes // 4:
+    def put(self, commit: int | None, key: Hashable, answer: Any, size: int | None = None) -> None:
+        """Keep `answer`, read at `commit`, of `size` bytes (an `Answer`'s body by default), unless an answer
+        of a newer commit has been kept meanwhile (this one's snapshot began before that commit) or it is too
+        large to be worth the room."""
+        size = len(answer.body) if size is None else size
+        if commit is None or not self.max_bytes or size > self.max_bytes // 4:
             return
         with self._lock:
             if self._commit is not None and commit < self._commit:
@@ -66,12 +71,12 @@ class ResponseCache:
                 self._commit = commit
             previous = self._answers.pop(key, None)
             if previous is not None:
-                self._bytes -= len(previous.body)
-            self._answers[key] = answer
-            self._bytes += len(answer.body)
+                self._bytes -= previous[1]
+            self._answers[key] = (answer, size)
+            self._bytes += size
             while self._bytes > self.max_bytes:
-                _, dropped = self._answers.popitem(last=False)
-                self._bytes -= len(dropped.body)
+                _, (_, dropped) = self._answers.popitem(last=False)
+                self._bytes -= dropped
 
     def __len__(self) -> int:
         return len(self._answers)

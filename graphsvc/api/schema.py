@@ -528,6 +528,8 @@ class TimeTravelQuery:
         self, info: Info, since: datetime, until: datetime | None = None, filter: EntityFilter | None = None
     ) -> list[OwnershipGap]:
         start, end = _interval(since, until)
+        if until is None:  # gaps still open are measured up to now: an answer not to keep
+            info.context.clock_read = True
         where = _store_filter(filter)
         if where.missing or where.dangling or where.state != PRESENT:
             raise bad_input("ownershipGaps filters by the entities' fields: missing, dangling and state are not for it")

@@ -306,21 +306,24 @@ def test_the_service_memory_counts_processes_spawned_from_any_thread() -> None:
         started[0].wait()
 
 
-def test_a_rest_column_without_the_response_cache_gets_acceptance_lines_of_its_own() -> None:
+def test_the_columns_served_without_the_response_cache_get_acceptance_lines_of_their_own() -> None:
     backstage = side("Backstage", 10.0, ingest_s=70.0, rss_mib=360.0)
     graphql = side("this catalog (sqlite)", 12.0, ingest_s=3.0, rss_mib=180.0)
     cached = side("this catalog REST (sqlite)", 1.0)
-    uncached = side("this catalog REST, no response cache (sqlite)", 11.0)
+    uncached = side("this catalog, no response cache (sqlite)", 12.5, ingest_s=3.0, rss_mib=170.0)
+    rest_uncached = side("this catalog REST, no response cache (sqlite)", 11.0)
     graphql.details["ingest"] = {"peak_rss_mib": 71.2}
-    lines = SizeResult(1000, backstage, [(graphql, cached, uncached)]).text().splitlines()
+    lines = SizeResult(1000, backstage, [(graphql, cached, uncached, rest_uncached)]).text().splitlines()
     verdict_lines = [line.split(":")[0] for line in lines if line.startswith(("PASS", "FAIL"))]
-    assert verdict_lines[8:10] == [
+    assert len(verdict_lines) == 32
+    assert [verdict_lines[i] for i in (0, 8, 16, 24)] == [
+        "FAIL by_ref [this catalog (sqlite)]",
+        "FAIL by_ref [this catalog, no response cache (sqlite)]",
         "PASS by_ref [this catalog, either API (sqlite)]",
-        "PASS team_components [this catalog, either API (sqlite)]",
-    ]
-    assert verdict_lines[16:18] == [
         "FAIL by_ref [this catalog, either API, no response cache (sqlite)]",
-        "FAIL team_components [this catalog, either API, no response cache (sqlite)]",
     ]
-    assert len(verdict_lines) == 24
-    assert lines[2].startswith("| read | Backstage | this catalog (sqlite) |  | this catalog REST (sqlite) |  | ")
+    assert lines[2].startswith(
+        "| read | Backstage | this catalog (sqlite) |  | this catalog REST (sqlite) |  | "
+        "this catalog, no response cache (sqlite) |  | this catalog REST, no response cache (sqlite) |  |"
+    )
+    assert lines[-1] == "note [this catalog (sqlite)]: the ingest's peak RSS was 71 MiB"

@@ -1,0 +1,67 @@
+"""GraphQL query results kept for the store commit they were read at: a query asked again before the next
+write is answered without executing it.
+
+The key is the commit number the query's read snapshot reads (`GraphStore.commit_number`, read inside it),
+and the request: its principal (what it may see), its document, operation name and variables. An answer is
+kept only when it depends on nothing else:
+- a query, not a mutation, executed here, not in a worker process (costly queries: `graphsvc.api.query_processes`);
+- no errors, not stopped by its budget, and (Neo4j) no commit disturbed its snapshot;
+- no field read the clock (`Context.clock_read`: `ownershipGaps` without `until` measures gaps up to now).
+The results live in the service's response cache (`graphsvc.api.response_cache`), beside the REST API's
+answers, sized by their JSON; a hit hands Strawberry the kept data, which it encodes as it would have.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import orjson
+from graphql import ExecutionResult
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A query's place in the cache: the commit its snapshot reads and its key."""
+
+    commit: int
+    key: Hashable
+
+
+def look_up(execution: ExecutionContext) -> Lookup | None:
+    """Inside the query's read snapshot: its place in the cache, the kept answer already put as its result
+    on a hit (Strawberry then does not execute it). None when its answer is not to be kept."""
+    context = execution.context
+    cache = getattr(context, "answers", None)
+    if cache is None or not cache.max_bytes or execution.result is not None:
+        return None
+    if execution.operation_type is not OperationType.QUERY or not isinstance(execution.query, str):
+        return None
+    commit = context.store.commit_number()
+    if commit is None:
+        return None
+    variables = json.dumps(execution.variables or {}, sort_keys=True, default=str)
+    lookup = Lookup(commit, ("graphql", context.principal, execution.query, execution.operation_name, variables))
+    kept = cache.get(commit, lookup.key)
+    if kept is not None:
+        execution.result = ExecutionResult(data=kept)
+        return None
+    return lookup
+
+
+def keep(execution: ExecutionContext, lookup: Lookup | None) -> None:
+    """After the snapshot closed: keep the query's answer if it depends on its key alone."""
+    context = execution.context
+    result = execution.result
+    if lookup is None or result is None or result.errors or result.data is None:
+        return
+    if context.clock_read or context.disturbed or context.budget.stopped is not None:
+        return
+    try:
+        size = len(orjson.dumps(result.data))
+    except orjson.JSONEncodeError:  # an integer past 64 bits: rare enough not to keep
+        return
+    context.answers.put(lookup.commit, lookup.key, result.data, size)

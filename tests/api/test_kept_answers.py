@@ -1,0 +1,151 @@
+"""GraphQL query answers kept per store commit (`graphsvc.api.kept_answers`): asked again, the same bytes
+without executing; after a write, the new state; never for another principal, a mutation, an error, or an
+answer that depends on the clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from starlette.testclient import TestClient
+
+from graphsvc.api.app import create_app
+from graphsvc.api.context import Context
+from graphsvc.api.response_cache import ResponseCache
+from graphsvc.api.schema import schema
+from graphsvc.auth.principal import Principal
+from graphsvc.config import Settings
+from graphsvc.service import CatalogService
+from graphsvc.store import open_store
+from tests.api.test_graphql import CATALOG
+from tests.store.catalog_builder import component
+
+Served = tuple[TestClient, CatalogService, Path]
+
+FULL_ENTITY = (
+    "query($r: String!) { entity(ref: $r) { ref kind name title tags labels annotations spec "
+    "relations { type targetRef } } }"
+)
+
+
+@pytest.fixture
+def served(tmp_path: Path, store_settings: Settings) -> Iterator[Served]:
+    (tmp_path / "catalog-info.yaml").write_text(yaml.safe_dump_all(CATALOG))
+    service = CatalogService(open_store(store_settings), store_settings)
+    service.write_now(lambda: service.register(str(tmp_path / "catalog-info.yaml")))
+    with TestClient(create_app(service)) as http:
+        yield http, service, tmp_path
+    service.close()
+
+
+def post(http: TestClient, query: str, **variables: Any) -> bytes:
+    response = http.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def hits(http: TestClient) -> int:
+    cache: ResponseCache = http.app.state.response_cache  # type: ignore[attr-defined]
+    return cache.hits
+
+
+def test_a_query_asked_again_is_answered_with_the_same_bytes_from_the_kept_answer(served: Served) -> None:
+    http, _, _ = served
+    first = post(http, FULL_ENTITY, r="component:default/checkout")
+    assert b'"ref":"component:default/checkout"' in first
+    before = hits(http)
+    assert post(http, FULL_ENTITY, r="component:default/checkout") == first
+    assert hits(http) == before + 1
+    other = post(http, FULL_ENTITY, r="component:default/ledger")  # other variables: another answer
+    assert b'"ref":"component:default/ledger"' in other
+    assert hits(http) == before + 1
+
+
+def test_after_a_write_a_query_reads_the_new_state(served: Served) -> None:
+    http, service, folder = served
+    names = '{ entities(filter: { kind: "Component" }, first: 100) { edges { node { name } } } }'
+    before = post(http, names)
+    assert post(http, names) == before
+    (folder / "more.yaml").write_text(yaml.safe_dump(component("zebra")))
+    service.write_now(lambda: service.register(str(folder / "more.yaml")))
+    after = post(http, names)
+    assert b'"name":"zebra"' in after and b'"name":"zebra"' not in before
+
+
+@pytest.mark.parametrize(
+    ("query", "fails"),
+    [
+        ('{ entity(ref: "not a ref at all!") { ref } }', True),
+        ('{ ownershipGaps(since: "2020-01-01T00:00:00Z") { entityRef } }', False),  # open gaps: up to now
+        ('{ dependencyCycles { refs } entity(ref: "component:default/checkout") { ref } }', False),  # costly
+    ],
+)
+def test_an_answer_that_depends_on_more_than_the_stored_state_and_the_request_is_not_kept(
+    served: Served, query: str, fails: bool
+) -> None:
+    """An error, a clock-dependent answer, a costly query (executed in a worker process): asked again, each is
+    executed again."""
+    http, _, _ = served
+    first = post(http, query)
+    assert (b'"errors"' in first) is fails, first
+    before = hits(http)
+    assert post(http, query) == first
+    assert hits(http) == before
+
+
+def test_an_ownership_gaps_answer_with_an_end_is_kept(served: Served) -> None:
+    http, _, _ = served
+    query = '{ ownershipGaps(since: "2020-01-01T00:00:00Z", until: "2030-01-01T00:00:00Z") { entityRef } }'
+    first = post(http, query)
+    before = hits(http)
+    assert post(http, query) == first
+    assert hits(http) == before + 1
+
+
+def test_a_kept_answer_is_never_given_to_another_principal(served: Served) -> None:
+    """The admin's list of tokens, kept, is not what a reader gets for the same query: the reader's own
+    execution refuses it."""
+    _, service, _ = served
+    cache = ResponseCache(1024 * 1024)
+    query = "{ apiTokens { name } }"
+
+    def execute(principal: Principal) -> Any:
+        context = Context(service=service, principal=principal, answers=cache)
+        return asyncio.run(schema.execute(query, context_value=context))
+
+    admin = Principal.of("token:admin", ["admin"])
+    assert execute(admin).errors is None
+    assert execute(admin).errors is None and cache.hits == 1
+    refused = execute(Principal.of("token:reader", ["read"]))
+    assert refused.data is None
+    assert [error.message for error in refused.errors] == [
+        "this operation needs the admin scope, which your credentials do not hold"
+    ]
+    assert cache.hits == 1
+
+
+def test_a_mutation_is_never_answered_from_the_cache(served: Served) -> None:
+    http, _, folder = served
+    (folder / "more.yaml").write_text(yaml.safe_dump(component("zebra")))
+    mutation = "mutation($t: String!) { registerLocation(target: $t) { syncRun { added } } }"
+    first = post(http, mutation, t=str(folder / "more.yaml"))
+    second = post(http, mutation, t=str(folder / "more.yaml"))
+    assert b'"added":1' in first and b'"added":0' in second
+
+
+def test_with_no_room_nothing_is_kept(tmp_path: Path, store_settings: Settings) -> None:
+    (tmp_path / "catalog-info.yaml").write_text(yaml.safe_dump_all(CATALOG))
+    settings = store_settings.model_copy(update={"response_cache_mib": 0})
+    service = CatalogService(open_store(settings), settings)
+    service.write_now(lambda: service.register(str(tmp_path / "catalog-info.yaml")))
+    try:
+        with TestClient(create_app(service)) as http:
+            first = post(http, FULL_ENTITY, r="component:default/checkout")
+            assert post(http, FULL_ENTITY, r="component:default/checkout") == first
+            assert hits(http) == 0 and len(http.app.state.response_cache) == 0  # type: ignore[attr-defined]
+    finally:
+        service.close()
