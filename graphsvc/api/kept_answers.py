@@ -8,7 +8,9 @@ kept only when it depends on nothing else:
 - no errors, not stopped by its budget, and (Neo4j) no commit disturbed its snapshot;
 - no field read the clock (`Context.clock_read`: `ownershipGaps` without `until` measures gaps up to now).
 The results live in the service's response cache (`graphsvc.api.response_cache`), beside the REST API's
-answers, sized by their JSON; a hit hands Strawberry the kept data, which it encodes as it would have.
+answers, as the JSON of their data: bytes, which the garbage collector never walks (kept dictionaries
+would make every full collection walk them all). A hit hands Strawberry that JSON as an `orjson.Fragment`,
+which the answer's encoder copies in as it is: the same bytes as executing again.
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ def look_up(execution: ExecutionContext) -> Lookup | None:
     commit = context.store.commit_number()
     if commit is None:
         return None
-    variables = json.dumps(execution.variables or {}, sort_keys=True, default=str)
+    variables = _canonical(execution.variables or {})
     lookup = Lookup(commit, ("graphql", context.principal, execution.query, execution.operation_name, variables))
     kept = cache.get(commit, lookup.key)
-    if kept is not None:
-        execution.result = ExecutionResult(data=kept)
+    if kept is not None:  # the data as encoded when it was kept: the answer's encoder copies it in
+        execution.result = ExecutionResult(data=orjson.Fragment(kept))
         return None
     return lookup
 
@@ -61,7 +63,16 @@ def keep(execution: ExecutionContext, lookup: Lookup | None) -> None:
     if context.clock_read or context.disturbed or context.budget.stopped is not None:
         return
     try:
-        size = len(orjson.dumps(result.data))
+        encoded = orjson.dumps(result.data)
     except orjson.JSONEncodeError:  # an integer past 64 bits: rare enough not to keep
         return
-    context.answers.put(lookup.commit, lookup.key, result.data, size)
+    context.answers.put(lookup.commit, lookup.key, encoded, len(encoded))
+    result.data = orjson.Fragment(encoded)  # encoded once: the answer's encoder copies it in
+
+
+def _canonical(variables: dict[str, object]) -> bytes | str:
+    """The variables as one key: JSON with sorted keys (what orjson cannot encode, `json.dumps` does)."""
+    try:
+        return orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(variables, sort_keys=True, default=str)

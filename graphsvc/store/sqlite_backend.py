@@ -164,11 +164,15 @@ class SqliteBackend:
             connection = self._idle.pop() if self._idle else None
         connection = connection or self._connect()
         connection.execute("BEGIN")
-        connection.execute("SELECT 1 FROM store_meta LIMIT 1").fetchall()  # the snapshot is taken at a first read
+        # The snapshot is taken at a first read: of the commit counter when there is one (the number of the
+        # commit it reads, for `commit_number`, in the same statement).
+        first = READ_COMMIT if self._counts_commits else "SELECT NULL FROM store_meta LIMIT 1"
+        rows = connection.execute(first).fetchall()
+        commit: int | None | object = rows[0][0] if self._counts_commits and rows else _UNREAD
         deadline = getattr(self._local, "deadline", None) or math.inf
         watch = self._interrupter.watch(connection, deadline) if deadline < math.inf else None
         try:
-            yield SnapshotBackend(self, connection, deadline)
+            yield SnapshotBackend(self, connection, deadline, commit)
         finally:
             if watch is not None:
                 self._interrupter.cancel(watch)  # before COMMIT: the connection may serve another snapshot next
@@ -266,12 +270,19 @@ _UNREAD = object()
 class SnapshotBackend:
     """The backend as one read transaction sees it: reads on its connection, everything else as the store's."""
 
-    def __init__(self, parent: SqliteBackend, connection: sqlite3.Connection, deadline: float = math.inf) -> None:
+    def __init__(
+        self,
+        parent: SqliteBackend,
+        connection: sqlite3.Connection,
+        deadline: float = math.inf,
+        commit: int | None | object = _UNREAD,
+    ) -> None:
         self._parent = parent
         self._connection = connection
         self._deadline = deadline
         self._lock = threading.Lock()  # a request's resolvers may read from several threads
-        self._commit: int | None | object = _UNREAD
+        self._commit = commit
+        """The commit number, read as the snapshot began; `_UNREAD` until `commit_number` reads it."""
 
     def read(self, query: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         if time.monotonic() > self._deadline:
@@ -280,8 +291,8 @@ class SnapshotBackend:
             return _run(self._connection, query, parameters)
 
     def commit_number(self) -> int | None:
-        """The number of the commit this snapshot reads (`sql.COMMIT_COUNTER_DDL`), read once, inside it; None
-        for a store without the counter."""
+        """The number of the commit this snapshot reads (`sql.COMMIT_COUNTER_DDL`), read once, inside it (by
+        the statement that began it, on a store that counts its commits); None for a store without the counter."""
         if self._commit is _UNREAD:
             try:
                 rows = self.read(READ_COMMIT)
