@@ -24,13 +24,16 @@ from graphql import ExecutionResult
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from graphsvc.api.response_cache import entry_size
+
 
 @dataclass(frozen=True)
 class Lookup:
-    """A query's place in the cache: the commit its snapshot reads and its key."""
+    """A query's place in the cache: the commit its snapshot reads, its key, and its variables as in the key."""
 
     commit: int
     key: Hashable
+    variables: bytes | str
 
 
 def look_up(execution: ExecutionContext) -> Lookup | None:
@@ -46,7 +49,8 @@ def look_up(execution: ExecutionContext) -> Lookup | None:
     if commit is None:
         return None
     variables = _canonical(execution.variables or {})
-    lookup = Lookup(commit, ("graphql", context.principal, execution.query, execution.operation_name, variables))
+    key = ("graphql", context.principal, execution.query, execution.operation_name, variables)
+    lookup = Lookup(commit, key, variables)
     kept = cache.get(commit, lookup.key)
     if kept is not None:  # the data as encoded when it was kept: the answer's encoder copies it in
         execution.result = ExecutionResult(data=orjson.Fragment(kept))
@@ -66,7 +70,8 @@ def keep(execution: ExecutionContext, lookup: Lookup | None) -> None:
         encoded = orjson.dumps(result.data)
     except orjson.JSONEncodeError:  # an integer past 64 bits: rare enough not to keep
         return
-    context.answers.put(lookup.commit, lookup.key, encoded, len(encoded))
+    size = entry_size(encoded, execution.query, execution.operation_name, lookup.variables)
+    context.answers.put(lookup.commit, lookup.key, encoded, size)
     result.data = orjson.Fragment(encoded)  # encoded once: the answer's encoder copies it in
 
 

@@ -34,6 +34,18 @@ class Answer:
         return Response(self.body, status_code=self.status, headers=self.headers, media_type="application/json")
 
 
+ENTRY_BYTES = 256
+"""What an entry holds besides its key's and answer's bytes (the dictionary slot, the tuples, the objects'
+headers), counted so that a flood of tiny answers cannot hold more than the room."""
+
+
+def entry_size(answer: bytes, *key_parts: str | bytes | None) -> int:
+    """The room an entry takes: its answer, the texts of its key, and ENTRY_BYTES. A request's own text is
+    part of its key (a GraphQL document, a REST path and body), so a client sending long unique requests for
+    tiny answers fills the room as fast as one asking for large answers."""
+    return len(answer) + sum(len(part) for part in key_parts if part) + ENTRY_BYTES
+
+
 class ResponseCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -55,11 +67,10 @@ class ResponseCache:
             self.hits += 1
             return kept[0]
 
-    def put(self, commit: int | None, key: Hashable, answer: Any, size: int | None = None) -> None:
-        """Keep `answer`, read at `commit`, of `size` bytes (an `Answer`'s body by default), unless an answer
+    def put(self, commit: int | None, key: Hashable, answer: Any, size: int) -> None:
+        """Keep `answer`, read at `commit`, taking `size` bytes of the room (`entry_size`), unless an answer
         of a newer commit has been kept meanwhile (this one's snapshot began before that commit) or it is too
         large to be worth the room."""
-        size = len(answer.body) if size is None else size
         if commit is None or not self.max_bytes or size > self.max_bytes // 4:
             return
         with self._lock:

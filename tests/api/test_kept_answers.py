@@ -149,3 +149,23 @@ def test_with_no_room_nothing_is_kept(tmp_path: Path, store_settings: Settings) 
             assert hits(http) == 0 and len(http.app.state.response_cache) == 0  # type: ignore[attr-defined]
     finally:
         service.close()
+
+
+def test_long_unique_queries_for_tiny_answers_cannot_hold_more_than_the_room(
+    tmp_path: Path, store_settings: Settings
+) -> None:
+    """Each query's own text takes room: 40 queries of 100 KB (a comment) for a 30-byte answer stay within
+    a room of 1 MiB, instead of 40 x 100 KB of keys behind 1.2 KB of answers."""
+    (tmp_path / "catalog-info.yaml").write_text(yaml.safe_dump_all(CATALOG))
+    settings = store_settings.model_copy(update={"response_cache_mib": 1})
+    service = CatalogService(open_store(settings), settings)
+    service.write_now(lambda: service.register(str(tmp_path / "catalog-info.yaml")))
+    try:
+        with TestClient(create_app(service)) as http:
+            cache: ResponseCache = http.app.state.response_cache  # type: ignore[attr-defined]
+            for i in range(40):
+                post(http, f'# {i:02d} {"x" * 100_000}\n{{ entity(ref: "component:default/checkout") {{ ref }} }}')
+            assert 0 < len(cache) <= 1024 * 1024 // 100_000
+            assert cache._bytes <= cache.max_bytes
+    finally:
+        service.close()

@@ -48,7 +48,7 @@ from graphsvc.api.backstage.params import (
     strings,
 )
 from graphsvc.api.backstage.validation import validate_entity_request
-from graphsvc.api.response_cache import Answer, ResponseCache
+from graphsvc.api.response_cache import Answer, ResponseCache, entry_size
 from graphsvc.auth.principal import NOBODY, Principal
 from graphsvc.service import CatalogService, normalize_target
 from graphsvc.store import GraphStore
@@ -122,7 +122,7 @@ class BackstageApi:
 
         commit, answer, kept = await asyncio.to_thread(store.in_one_state, work)
         if not kept:  # after in_one_state: a disturbed snapshot's reading was done again, under its own number
-            self.cache.put(commit, key, answer)
+            self.cache.put(commit, key, answer, entry_size(answer.body, request.url.path, request.url.query, body))
         return answer.response()
 
     # --- entities -------------------------------------------------------------------------------------------
