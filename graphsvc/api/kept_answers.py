@@ -4,13 +4,19 @@ write is answered without executing it.
 The key is the commit number the query's read snapshot reads (`GraphStore.commit_number`, read inside it),
 and the request: its principal (what it may see), its document, operation name and variables. An answer is
 kept only when it depends on nothing else:
-- a query, not a mutation, executed here, not in a worker process (costly queries: `graphsvc.api.query_processes`);
+- a query, not a mutation, executed in this process (see below);
 - no errors, not stopped by its budget, and (Neo4j) no commit disturbed its snapshot;
 - no field read the clock (`Context.clock_read`: `ownershipGaps` without `until` measures gaps up to now).
 The results live in the service's response cache (`graphsvc.api.response_cache`), beside the REST API's
 answers, as the JSON of their data: bytes, which the garbage collector never walks (kept dictionaries
 would make every full collection walk them all). A hit hands Strawberry that JSON as an `orjson.Fragment`,
 which the answer's encoder copies in as it is: the same bytes as executing again.
+
+Not kept either: costly queries, executed in worker processes (`graphsvc.api.query_processes`) so that they
+never take the serving process's interpreter from point queries. Kept, they would be answered here, as fast as
+a client can ask: tried, clients repeating the costliest allowed query then held a point query for 93 ms,
+past the 50 ms `tests/test_attacks.py` allows (on a machine running the suite besides); in a worker they wait
+for it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from graphql import ExecutionResult
@@ -25,6 +32,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from graphsvc.api.response_cache import entry_size
+from graphsvc.auth.principal import Principal
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,14 @@ class Lookup:
     commit: int
     key: Hashable
     variables: bytes | str
+
+
+def request_key(
+    principal: Principal, query: str, operation_name: str | None, variables: dict[str, Any] | None
+) -> tuple[Hashable, bytes | str]:
+    """The cache key of a request (and its variables as written in it), wherever it executes."""
+    text = _canonical(variables or {})
+    return ("graphql", principal, query, operation_name, text), text
 
 
 def look_up(execution: ExecutionContext) -> Lookup | None:
@@ -48,8 +64,7 @@ def look_up(execution: ExecutionContext) -> Lookup | None:
     commit = context.store.commit_number()
     if commit is None:
         return None
-    variables = _canonical(execution.variables or {})
-    key = ("graphql", context.principal, execution.query, execution.operation_name, variables)
+    key, variables = request_key(context.principal, execution.query, execution.operation_name, execution.variables)
     lookup = Lookup(commit, key, variables)
     kept = cache.get(commit, lookup.key)
     if kept is not None:  # the data as encoded when it was kept: the answer's encoder copies it in

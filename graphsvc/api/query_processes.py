@@ -9,7 +9,7 @@ and the serving process stays free.
 
 A worker opens the store for reading only (`graphsvc.store.open_reader`: no lock, no writes; SQLite in WAL
 mode serves readers in any process) and executes the query exactly as the service would, with the request's
-principal and the same limits (cost, time, response size), then sends the answer back as plain data. Only
+principal and the same limits (cost, time, response size), then sends the answer back as JSON bytes. Only
 queries go to workers: a mutation writes, and writes belong to the serving process's single writer.
 """
 
@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+import orjson
 from graphql import GraphQLError, OperationType, SourceLocation, get_operation_ast, parse
 from graphql.error import GraphQLSyntaxError
 from strawberry.types import ExecutionResult
@@ -55,6 +56,8 @@ class QueryProcesses:
     async def execute(
         self, query: str, variables: dict[str, Any] | None, operation_name: str | None, principal: Principal
     ) -> ExecutionResult:
+        """The query's result. Its data comes back as JSON, which the answer's encoder copies in
+        (`orjson.Fragment`): no dictionaries to pickle, unpickle and encode again in the serving process."""
         loop = asyncio.get_running_loop()
         try:
             answer = await loop.run_in_executor(self._executor(), _execute, query, variables, operation_name, principal)
@@ -63,7 +66,9 @@ class QueryProcesses:
             raise StoreTransientError("the worker executing this costly query stopped") from None
         if answer.get("transient"):
             raise StoreTransientError(answer["transient"])
-        return ExecutionResult(data=answer["data"], errors=[_error(e) for e in answer["errors"]] or None)
+        encoded = answer.get("json")
+        data = orjson.Fragment(encoded) if encoded is not None else answer.get("data")
+        return ExecutionResult(data=data, errors=[_error(e) for e in answer["errors"]] or None)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -103,7 +108,11 @@ def _execute(
         result = asyncio.run(execute_in_one_state(_service, run, Context(service=_service, principal=principal)))
     except StoreTransientError as error:
         return {"transient": str(error)}
-    return {"data": result.data, "errors": [error.formatted for error in result.errors or []]}
+    errors = [error.formatted for error in result.errors or []]
+    try:
+        return {"json": orjson.dumps(result.data) if result.data is not None else None, "errors": errors}
+    except orjson.JSONEncodeError:  # an integer past 64 bits: as data, encoded by the serving process
+        return {"data": result.data, "errors": errors}
 
 
 def _error(formatted: dict[str, Any]) -> GraphQLError:

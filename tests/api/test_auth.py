@@ -261,7 +261,9 @@ def test_a_token_is_created_once_stored_hashed_and_revoked_at_once(deployment: D
     assert created["apiToken"] == {"name": "ci-bot", "scopes": ["write"], "createdBy": "token:admin", "revokedAt": None}
     assert deployment.post(POINT_QUERY, token).status_code == 200
     stored = b"".join(path.read_bytes() for path in deployment.store.rglob("*") if path.is_file())
-    assert token.encode() not in stored and token.rsplit("_", 1)[1].encode() not in stored
+    assert (
+        token.encode() not in stored and token.split("_", 2)[2].encode() not in stored
+    )  # cgt_<id>_<secret>: the secret may hold "_"
     assert hashlib.sha256(token.encode()).hexdigest().encode() in stored
     listed = deployment.post("{ apiTokens { name } }", admin).json()["data"]["apiTokens"]
     assert {"name": "ci-bot"} in listed and all("token" not in t for t in listed)
