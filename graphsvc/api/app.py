@@ -35,6 +35,7 @@ from graphsvc.api.context import Context, execute_in_one_state
 from graphsvc.api.cost import is_costly, request_cost
 from graphsvc.api.graphiql import GraphiQLAssets, GraphiQLPage
 from graphsvc.api.http_limits import HttpLimits
+from graphsvc.api.kept_answers import keep_costly, kept_costly, request_key
 from graphsvc.api.metrics import Metrics, RequestMetrics
 from graphsvc.api.operation_name import OperationName
 from graphsvc.api.query_processes import QueryProcesses, is_query
@@ -43,7 +44,7 @@ from graphsvc.api.request_log import RequestLog
 from graphsvc.api.response_cache import ResponseCache
 from graphsvc.api.schema import schema
 from graphsvc.auth.oidc import OidcVerifier
-from graphsvc.auth.principal import NOBODY
+from graphsvc.auth.principal import NOBODY, Principal
 from graphsvc.service import CatalogService
 from graphsvc.store.errors import StoreTransientError
 
@@ -188,12 +189,8 @@ class CatalogGraphQL(GraphQL):
         cost = request_cost(schema._schema, request.query, request.variables, request.operation_name)
         costly = is_costly(cost, self.service.settings.query_max_cost)
         if costly and is_query(request.query, request.operation_name):
-            try:
-                return await self.processes.execute(
-                    request.query, request.variables, request.operation_name, kwargs["context"].principal
-                )
-            except StoreTransientError as error:
-                raise HTTPException(503, f"{error}: try again") from None
+            over_limit = cost is not None and cost > self.service.settings.query_max_cost
+            return await self._execute_costly(request, kwargs["context"].principal, look_up=not over_limit)
 
         def run(context: Context) -> Awaitable[Any]:
             return self.threads.run(lambda: execute(**{**kwargs, "context": context}), costly)
@@ -202,6 +199,23 @@ class CatalogGraphQL(GraphQL):
             return await execute_in_one_state(self.service, run, kwargs["context"])
         except StoreTransientError as error:
             raise HTTPException(503, f"{error}: try again") from None
+
+    async def _execute_costly(self, request: Any, principal: Principal, look_up: bool) -> Any:
+        """A costly query, in a worker process (`graphsvc.api.query_processes`), unless its answer is kept for
+        the store's latest commit (`graphsvc.api.kept_answers`; not looked up for a query over the cost limit,
+        which the worker refuses before anything is read); what the worker says may be kept, is."""
+        query, variables, operation_name = request.query, request.variables, request.operation_name
+        key, text = request_key(principal, query, operation_name, variables)
+        try:
+            kept = await asyncio.to_thread(kept_costly, self.answers, self.service.store, key) if look_up else None
+            if kept is not None:
+                return kept
+            result, recorded = await self.processes.execute(query, variables, operation_name, principal)
+        except StoreTransientError as error:
+            raise HTTPException(503, f"{error}: try again") from None
+        if recorded is not None:
+            keep_costly(self.answers, key, (query, operation_name, text), recorded)
+        return result
 
 
 def create_app(

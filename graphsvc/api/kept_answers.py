@@ -4,7 +4,7 @@ write is answered without executing it.
 The key is the commit number the query's read snapshot reads (`GraphStore.commit_number`, read inside it),
 and the request: its principal (what it may see), its document, operation name and variables. An answer is
 kept only when it depends on nothing else:
-- a query, not a mutation, executed in this process (see below);
+- a query, not a mutation;
 - no errors, not stopped by its budget, and (Neo4j) no commit disturbed its snapshot;
 - no field read the clock (`Context.clock_read`: `ownershipGaps` without `until` measures gaps up to now).
 The results live in the service's response cache (`graphsvc.api.response_cache`), beside the REST API's
@@ -12,11 +12,10 @@ answers, as the JSON of their data: bytes, which the garbage collector never wal
 would make every full collection walk them all). A hit hands Strawberry that JSON as an `orjson.Fragment`,
 which the answer's encoder copies in as it is: the same bytes as executing again.
 
-Not kept either: costly queries, executed in worker processes (`graphsvc.api.query_processes`) so that they
-never take the serving process's interpreter from point queries. Kept, they would be answered here, as fast as
-a client can ask: tried, clients repeating the costliest allowed query then held a point query for 93 ms,
-past the 50 ms `tests/test_attacks.py` allows (on a machine running the suite besides); in a worker they wait
-for it.
+A costly query executes in a worker process (`graphsvc.api.query_processes`): there the same steps run
+against a `Recorder` instead of the cache, which catches what would be kept (the commit and the JSON), and
+the serving process keeps it (`keep_costly`); asked again, it is answered from here (`kept_costly`) without
+a worker.
 """
 
 from __future__ import annotations
@@ -29,10 +28,12 @@ from typing import Any
 import orjson
 from graphql import ExecutionResult
 from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionResult as StrawberryResult
 from strawberry.types.graphql import OperationType
 
-from graphsvc.api.response_cache import entry_size
+from graphsvc.api.response_cache import ResponseCache, entry_size
 from graphsvc.auth.principal import Principal
+from graphsvc.store import GraphStore
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,41 @@ def keep(execution: ExecutionContext, lookup: Lookup | None) -> None:
     size = entry_size(encoded, execution.query, execution.operation_name, lookup.variables)
     context.answers.put(lookup.commit, lookup.key, encoded, size)
     result.data = orjson.Fragment(encoded)  # encoded once: the answer's encoder copies it in
+
+
+class Recorder:
+    """In a worker process, the cache's stand-in: it keeps nothing and catches the answer that would have
+    been kept, with the commit it was read at, for the serving process to keep."""
+
+    max_bytes = 1  # "has room": `look_up` goes on to find the query's place
+
+    def __init__(self) -> None:
+        self.commit: int | None = None
+        self.encoded: bytes | None = None
+
+    def get(self, commit: int | None, key: Hashable) -> None:
+        return None
+
+    def put(self, commit: int | None, key: Hashable, answer: bytes, size: int) -> None:
+        self.commit, self.encoded = commit, answer
+
+
+def kept_costly(cache: ResponseCache | None, store: GraphStore, key: Hashable) -> StrawberryResult | None:
+    """For a costly query, before it goes to a worker: the answer kept for it at the store's latest commit
+    (read in a snapshot of its own: a blocking read, for a worker thread), if any."""
+    if cache is None or not cache.max_bytes:
+        return None
+    kept = cache.get(store.in_one_state(lambda snapshot: snapshot.commit_number()), key)
+    return StrawberryResult(data=orjson.Fragment(kept), errors=None) if kept is not None else None
+
+
+def keep_costly(
+    cache: ResponseCache | None, key: Hashable, texts: tuple[str, str | None, bytes | str], recorded: tuple[int, bytes]
+) -> None:
+    """Keep what a worker recorded (`Recorder`): the commit its snapshot read and the answer's JSON."""
+    if cache is not None:
+        commit, encoded = recorded
+        cache.put(commit, key, encoded, entry_size(encoded, *texts))
 
 
 def _canonical(variables: dict[str, object]) -> bytes | str:

@@ -9,7 +9,8 @@ and the serving process stays free.
 
 A worker opens the store for reading only (`graphsvc.store.open_reader`: no lock, no writes; SQLite in WAL
 mode serves readers in any process) and executes the query exactly as the service would, with the request's
-principal and the same limits (cost, time, response size), then sends the answer back as JSON bytes. Only
+principal and the same limits (cost, time, response size), then sends the answer back as JSON bytes, with
+what the serving process may keep of it (`graphsvc.api.kept_answers`). Only
 queries go to workers: a mutation writes, and writes belong to the serving process's single writer.
 """
 
@@ -55,9 +56,10 @@ class QueryProcesses:
 
     async def execute(
         self, query: str, variables: dict[str, Any] | None, operation_name: str | None, principal: Principal
-    ) -> ExecutionResult:
-        """The query's result. Its data comes back as JSON, which the answer's encoder copies in
-        (`orjson.Fragment`): no dictionaries to pickle, unpickle and encode again in the serving process."""
+    ) -> tuple[ExecutionResult, tuple[int, bytes] | None]:
+        """The query's result, and what of it may be kept (`graphsvc.api.kept_answers.Recorder`): the commit
+        its snapshot read and its JSON, or None. The data comes back as its JSON, which the answer's encoder
+        copies in (`orjson.Fragment`): no dictionaries to pickle, unpickle and encode again."""
         loop = asyncio.get_running_loop()
         try:
             answer = await loop.run_in_executor(self._executor(), _execute, query, variables, operation_name, principal)
@@ -68,7 +70,9 @@ class QueryProcesses:
             raise StoreTransientError(answer["transient"])
         encoded = answer.get("json")
         data = orjson.Fragment(encoded) if encoded is not None else answer.get("data")
-        return ExecutionResult(data=data, errors=[_error(e) for e in answer["errors"]] or None)
+        result = ExecutionResult(data=data, errors=[_error(e) for e in answer["errors"]] or None)
+        kept = answer.get("commit")
+        return result, ((kept, encoded) if kept is not None and encoded is not None else None)
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -99,16 +103,21 @@ def _execute(
 ) -> dict[str, Any]:
     """In the worker: execute the query (again while commits disturb its snapshot, as the service does)."""
     from graphsvc.api.context import Context, execute_in_one_state
+    from graphsvc.api.kept_answers import Recorder
     from graphsvc.api.schema import schema
 
     def run(context: Context) -> Any:
         return schema.execute(query, variables, context_value=context, operation_name=operation_name)
 
+    recorder = Recorder()
+    context = Context(service=_service, principal=principal, answers=recorder)
     try:
-        result = asyncio.run(execute_in_one_state(_service, run, Context(service=_service, principal=principal)))
+        result = asyncio.run(execute_in_one_state(_service, run, context))
     except StoreTransientError as error:
         return {"transient": str(error)}
     errors = [error.formatted for error in result.errors or []]
+    if recorder.encoded is not None and not errors:  # to keep: already encoded, with its commit
+        return {"json": recorder.encoded, "commit": recorder.commit, "errors": errors}
     try:
         return {"json": orjson.dumps(result.data) if result.data is not None else None, "errors": errors}
     except orjson.JSONEncodeError:  # an integer past 64 bits: as data, encoded by the serving process

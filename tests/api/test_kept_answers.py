@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from graphsvc.api.app import create_app
 from graphsvc.api.context import Context
+from graphsvc.api.cost import COSTLY_SHARE, request_cost
 from graphsvc.api.response_cache import ResponseCache
 from graphsvc.api.schema import schema
 from graphsvc.auth.principal import Principal
@@ -81,14 +82,14 @@ def test_after_a_write_a_query_reads_the_new_state(served: Served) -> None:
     [
         ('{ entity(ref: "not a ref at all!") { ref } }', True),
         ('{ ownershipGaps(since: "2020-01-01T00:00:00Z") { entityRef } }', False),  # open gaps: up to now
-        ("{ entities(first: 1000) { edges { node { ref owner { ref } } } } }", False),  # costly: in a worker
+        ('{ ownershipGaps(since: "2020-01-01T00:00:00Z") { entityRef } dependencyCycles { refs } }', False),
     ],
 )
 def test_an_answer_that_depends_on_more_than_the_stored_state_and_the_request_is_not_kept(
     served: Served, query: str, fails: bool
 ) -> None:
-    """An error, a clock-dependent answer, a costly query (executed in a worker process): asked again, each is
-    executed again."""
+    """An error, a clock-dependent answer (executed here, or in a worker process as a costly query): asked
+    again, each is executed again."""
     http, _, _ = served
     first = post(http, query)
     assert (b'"errors"' in first) is fails, first
@@ -97,13 +98,36 @@ def test_an_answer_that_depends_on_more_than_the_stored_state_and_the_request_is
     assert hits(http) == before
 
 
-def test_an_ownership_gaps_answer_with_an_end_is_kept(served: Served) -> None:
+@pytest.mark.parametrize(
+    ("query", "costly"),
+    [
+        ('{ ownershipGaps(since: "2020-01-01T00:00:00Z", until: "2030-01-01T00:00:00Z") { entityRef } }', False),
+        ('{ dependencyCycles { refs } entity(ref: "component:default/checkout") { ref } }', True),
+        ("{ entities(first: 1000) { edges { node { ref owner { ref } } } } }", True),
+    ],
+)
+def test_an_answer_that_depends_on_the_request_alone_is_kept_where_it_executes(
+    served: Served, query: str, costly: bool
+) -> None:
+    """A costly query executes in a worker process, which hands back what may be kept: the serving process
+    keeps it under the commit the worker read."""
     http, _, _ = served
-    query = '{ ownershipGaps(since: "2020-01-01T00:00:00Z", until: "2030-01-01T00:00:00Z") { entityRef } }'
+    assert (request_cost(schema._schema, query) * COSTLY_SHARE > Settings().query_max_cost) is costly
     first = post(http, query)
+    assert b'"errors"' not in first
     before = hits(http)
     assert post(http, query) == first
     assert hits(http) == before + 1
+
+
+def test_a_costly_answer_kept_is_not_given_after_a_write(served: Served) -> None:
+    http, service, folder = served
+    query = "{ entities(first: 1000) { edges { node { name owner { ref } } } } }"
+    before = post(http, query)
+    assert post(http, query) == before
+    (folder / "more.yaml").write_text(yaml.safe_dump(component("zebra")))
+    service.write_now(lambda: service.register(str(folder / "more.yaml")))
+    assert b'"name":"zebra"' in post(http, query) and b'"name":"zebra"' not in before
 
 
 def test_a_kept_answer_is_never_given_to_another_principal(served: Served) -> None:
