@@ -33,6 +33,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -98,11 +99,20 @@ def request_cost(
     if not isinstance(query, str):
         return None
     values = variables if isinstance(variables, dict) else {}
-    return _request_cost(schema, query, operation_name, json.dumps(values, sort_keys=True, default=str))
+    return _request_cost(schema, query, operation_name, canonical_variables(values))
+
+
+def canonical_variables(variables: dict[str, Any]) -> bytes | str:
+    """A request's variables as one key (of the cost cache, of kept answers): JSON with sorted keys; what
+    orjson cannot encode (an integer past 64 bits), `json.dumps` does."""
+    try:
+        return orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(variables, sort_keys=True, default=str)
 
 
 @lru_cache(maxsize=1000)
-def _request_cost(schema: GraphQLSchema, query: str, operation_name: str | None, variables: str) -> int | None:
+def _request_cost(schema: GraphQLSchema, query: str, operation_name: str | None, variables: bytes | str) -> int | None:
     document = _parsed(query)
     if document is None:
         return None

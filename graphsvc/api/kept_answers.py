@@ -20,7 +20,6 @@ a worker.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types import ExecutionResult as StrawberryResult
 from strawberry.types.graphql import OperationType
 
+from graphsvc.api.cost import canonical_variables
 from graphsvc.api.response_cache import ResponseCache, entry_size
 from graphsvc.auth.principal import Principal
 from graphsvc.store import GraphStore
@@ -49,7 +49,7 @@ def request_key(
     principal: Principal, query: str, operation_name: str | None, variables: dict[str, Any] | None
 ) -> tuple[Hashable, bytes | str]:
     """The cache key of a request (and its variables as written in it), wherever it executes."""
-    text = _canonical(variables or {})
+    text = canonical_variables(variables or {})
     return ("graphql", principal, query, operation_name, text), text
 
 
@@ -124,11 +124,3 @@ def keep_costly(
     if cache is not None:
         commit, encoded = recorded
         cache.put(commit, key, encoded, entry_size(encoded, *texts))
-
-
-def _canonical(variables: dict[str, object]) -> bytes | str:
-    """The variables as one key: JSON with sorted keys (what orjson cannot encode, `json.dumps` does)."""
-    try:
-        return orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        return json.dumps(variables, sort_keys=True, default=str)

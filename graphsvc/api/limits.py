@@ -38,8 +38,8 @@ DEFAULT_FIRST = 100
 MAX_BULK_FIRST = 10_000
 """The largest page of `Query.entities` whose nodes select leaf fields only (`ref`, `name`, `tags`, `spec`:
 scalars, enums and lists of them; no relations, no related entities): what an export, a report or a list of
-names reads, in a tenth of the requests. Such a page costs about 2 per entity and field, so the cost limit
-(`query_max_cost`) still decides how many fields a page of that size may select."""
+names reads, in a tenth of the requests. Such a page costs 1 per node and 1 per field of it, so the cost
+limit (`query_max_cost`) still decides how many fields a page of that size may select."""
 
 
 def page_size(first: int | None, limit: int = MAX_FIRST, *, bulk: bool = False) -> int:

@@ -4,11 +4,12 @@ An answer is cached under (commit number, request key): the commit number is rea
 built the answer (`GraphStore.commit_number`), so an entry answers only requests that read the very same
 committed state, and any write that changes something gives new numbers. The cache holds the answers of one
 commit: the first request that reads a newer one empties it. Entries are dropped least recently used first once
-their bodies pass the size limit (`response_cache_mib`; 0 keeps nothing); a body larger than a quarter of the
-limit is not kept. Only answers that depend on nothing but the stored state and the request are put here: the
-Backstage REST API's reads (the same for every principal allowed to read), as encoded `Answer`s, and GraphQL
-queries' results, as their data (`graphsvc.api.kept_answers`: keyed by principal too, never a mutation, an
-error or a clock-dependent answer). One room holds both.
+their sizes (`entry_size`: answer, key texts and the entry itself) pass the limit (`response_cache_mib`; 0 keeps
+nothing); an entry larger than a quarter of the limit is not kept. Only answers that depend on nothing but the
+stored state and the request are put here: the Backstage REST API's reads (the same for every principal allowed
+to read), as encoded `Answer`s, and GraphQL queries' results, as the JSON of their data
+(`graphsvc.api.kept_answers`: keyed by principal too, never a mutation, an error or a clock-dependent answer).
+One room holds both.
 """
 
 from __future__ import annotations
