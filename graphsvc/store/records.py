@@ -7,6 +7,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+import orjson
+
+
+def parse_document(document_json: str) -> dict[str, Any]:
+    """A stored document, by orjson (3x faster than `json.loads`: a page of full entities parses hundreds);
+    what it refuses and Python's parser reads (NaN, integers past 64 bits, lone surrogates) the standard
+    parser does."""
+    try:
+        document: dict[str, Any] = orjson.loads(document_json)
+    except orjson.JSONDecodeError:
+        document = json.loads(document_json)
+    return document
 
 @dataclass(frozen=True)
 class EntityRecord:
@@ -26,7 +38,7 @@ class EntityRecord:
     @cached_property
     def document(self) -> dict[str, Any]:
         """The entity as Backstage shapes it (apiVersion/kind/metadata/spec), parsed on first use."""
-        return json.loads(self.document_json)
+        return parse_document(self.document_json)
 
     @property
     def metadata(self) -> dict[str, Any]:

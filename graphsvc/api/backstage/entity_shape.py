@@ -13,16 +13,13 @@ or a relation another entity declares.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
 from graphsvc.api.backstage.locations import ANNOTATION_LOCATION, ANNOTATION_ORIGIN_LOCATION
-from graphsvc.store.records import RelationRow
+from graphsvc.store.records import RelationRow, parse_document
 
 SORTED_SPEC_FIELDS = ("providesApis", "consumesApis", "dependsOn", "dependencyOf", "memberOf", "children", "members")
 """Spec lists of refs that Backstage's processing sorts (BuiltinKindsEntityProcessor.preProcessEntity)."""
@@ -36,16 +33,6 @@ def entity_uid(ref: str) -> str:
     return str(uuid.uuid5(ENTITY_UID_NAMESPACE, ref))
 
 
-def _document(document_json: str) -> dict[str, Any]:
-    """The stored document, by orjson (3x faster); what it refuses and Python's parser reads (NaN, integers past
-    64 bits, lone surrogates) the standard parser does."""
-    try:
-        document: dict[str, Any] = orjson.loads(document_json)
-    except orjson.JSONDecodeError:
-        document = json.loads(document_json)
-    return document
-
-
 def backstage_entity(
     ref: str,
     document_json: str,
@@ -56,7 +43,7 @@ def backstage_entity(
 ) -> dict[str, Any]:
     """The final entity of `ref`: its stored document (JSON text) with Backstage's namespace, annotations, uid,
     etag and relations."""
-    document = _document(document_json)
+    document = parse_document(document_json)
     metadata = dict(document.get("metadata") or {})
     metadata.setdefault("namespace", "default")
     annotations = dict(metadata.get("annotations") or {})
