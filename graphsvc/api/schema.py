@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext, Info
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionContext, ExecutionResult, Info
+from strawberry.types.graphql import OperationType
 
 from graphsvc.api import traversals
 from graphsvc.api.entities import ENTITY_TYPES, MAX_DEPTH, CustomEntity, Entity, EntityState, Relation, to_entity
 from graphsvc.api.errors import bad_input
 from graphsvc.api.fast_execution import PlannedExecutionContext
 from graphsvc.api.limits import MAX_FIRST, entity_page_limit, page_size
-from graphsvc.api.operation_steps import OperationSteps
+from graphsvc.api.operation_steps import OperationSteps, execute_query, prepared_query
 from graphsvc.api.permissions import require
 from graphsvc.api.time_travel import (
     ChangeEventConnection,
@@ -600,6 +603,41 @@ class Query(CatalogQuery, TimeTravelQuery):
 
 
 class CatalogSchema(strawberry.Schema):
+    async def execute(  # noqa: PLR0917 - Strawberry's signature
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """A query that parses and validates executes through `graphsvc.api.operation_steps.execute_query`
+        (the same steps without Strawberry's extension runner); anything else, Strawberry's way."""
+        execution = self._create_execution_context(
+            query=query,
+            allowed_operation_types=DEFAULT_ALLOWED_OPERATION_TYPES
+            if allowed_operation_types is None
+            else allowed_operation_types,
+            variable_values=variable_values,
+            context_value=context_value,
+            root_value=root_value,
+            operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
+        if not self.directives and prepared_query(self, execution):
+            return await execute_query(self, execution)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """The client's mistakes (bad input, a refusal, a limit: errors not caused by an exception of ours)
         are one log line each; only unexpected errors are logged with their traceback, as Strawberry does."""
