@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from graphsvc.api.budget import Budget
+from graphsvc.api.entities import to_entity
 from graphsvc.api.response_cache import ResponseCache
 from graphsvc.auth.principal import Principal, operator
 from graphsvc.service import CatalogService
@@ -31,7 +32,7 @@ T = TypeVar("T")
 @dataclass
 class Context:
     service: CatalogService
-    _entity_loaders: dict[int | None, DataLoader[str, EntityRecord | None]] = field(default_factory=dict)
+    _entity_loaders: dict[int | None, DataLoader[str, Any]] = field(default_factory=dict)
     _relation_loaders: dict[int | None, DataLoader[str, list[RelationRow]]] = field(default_factory=dict)
     _list_loaders: dict[int | None, DataLoader[tuple[str, ...], list[EntityRecord | None]]] = field(
         default_factory=dict
@@ -85,14 +86,15 @@ class Context:
                 raise
             return nothing
 
-    def entities(self, as_of: int | None) -> DataLoader[str, EntityRecord | None]:
-        """Entities by ref as they were at `as_of` (None: now)."""
+    def entities(self, as_of: int | None) -> DataLoader[str, Any]:
+        """Entities by ref as they were at `as_of` (None: now), as the API's objects (`to_entity`), so that a
+        field answering one entity can answer the loader's future as it is."""
         if as_of not in self._entity_loaders:
             store = self.store
 
-            async def load(refs: list[str]) -> list[EntityRecord | None]:
+            async def load(refs: list[str]) -> list[Any]:
                 found = self.read(lambda: store.entities(refs, as_of), {})
-                return [found.get(ref) for ref in refs]
+                return [to_entity(found.get(ref), as_of) for ref in refs]
 
             self._entity_loaders[as_of] = DataLoader(load_fn=load)
         return self._entity_loaders[as_of]
