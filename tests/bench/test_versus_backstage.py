@@ -13,6 +13,7 @@ import pytest
 from bench.run_bench import BenchError
 from bench.run_versus_backstage import (
     ALL_FULL_QUERY,
+    BACKSTAGE_AGAIN,
     FULL,
     FULL_PAGE,
     NAMES_PAGE,
@@ -327,3 +328,32 @@ def test_the_columns_served_without_the_response_cache_get_acceptance_lines_of_t
         "this catalog, no response cache (sqlite) |  | this catalog REST, no response cache (sqlite) |  |"
     )
     assert lines[-1] == "note [this catalog (sqlite)]: the ingest's peak RSS was 71 MiB"
+
+
+def test_backstage_asked_again_after_ours_is_a_column_and_a_second_set_of_read_verdicts() -> None:
+    """The drift check: Backstage's second measure shows as a column (its ratio to the first is the drift),
+    and each engine's either-API reads are judged against it too; the ingest and memory are not measured
+    again, so they are not judged again."""
+    backstage = side("Backstage", 10.0, ingest_s=70.0, rss_mib=360.0)
+    again = side(BACKSTAGE_AGAIN, 6.0, rss_mib=350.0)
+    graphql = side("this catalog (sqlite)", 4.0, ingest_s=3.0, rss_mib=180.0)
+    rest = side("this catalog REST (sqlite)", 4.5)
+    lines = SizeResult(1000, backstage, [(graphql, rest)], again).text().splitlines()
+    assert lines[2] == (
+        f"| read | Backstage | this catalog (sqlite) |  | this catalog REST (sqlite) |  | {BACKSTAGE_AGAIN} |  |"
+    )
+    by_ref = next(line for line in lines if line.startswith("| by_ref"))
+    assert by_ref.endswith("| 6.00 ms | 1.67x faster |")
+    against_again = [line for line in lines if f"against {BACKSTAGE_AGAIN}" in line]
+    assert [line.split(" [")[0] for line in against_again] == [
+        "PASS by_ref",  # 4.0 / 6.0 = 0.667
+        "PASS team_components",
+        "FAIL service_names",  # 0.667 > 0.5
+        "FAIL relations_with_targets",
+        "PASS all_full",
+        "FAIL dependencies_depth6",
+    ]
+    assert against_again[0] == (
+        f"PASS by_ref [this catalog, either API (sqlite), against {BACKSTAGE_AGAIN}]: "
+        "ours/Backstage = 0.667 (at most 0.67)"
+    )
