@@ -157,6 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from graphsvc.api.app import create_app
+    from graphsvc.api.heap import freeze_startup_objects
     from graphsvc.log_format import serve_logging
 
     settings = _demo_access(_settings(args), args)
@@ -176,6 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
         # uvicorn re-raises SIGTERM after its shutdown, so the `finally` below may not run: release on shutdown
         release = [backend.release_ownership] if hasattr(backend, "release_ownership") else []
         app = create_app(service, on_shutdown=release, allowed_hosts=_allowed_hosts(settings, args.host))
+        freeze_startup_objects()
         level = "info" if args.verbose else "warning"  # uvicorn's loggers go to ours (log_config None)
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level=level, access_log=False)
         if scheduler:

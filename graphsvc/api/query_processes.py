@@ -91,11 +91,14 @@ class QueryProcesses:
 
 def _start_worker(settings_json: str) -> None:
     global _service
+    import graphsvc.api.schema  # noqa: F401 - imported now, so that its objects are frozen with the rest
+    from graphsvc.api.heap import freeze_startup_objects
     from graphsvc.service import CatalogService
     from graphsvc.store import open_reader
 
     settings = Settings.model_validate_json(settings_json)
     _service = CatalogService(open_reader(settings), settings)
+    freeze_startup_objects()
 
 
 def _execute(

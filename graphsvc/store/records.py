@@ -20,6 +20,7 @@ def parse_document(document_json: str) -> dict[str, Any]:
         document = json.loads(document_json)
     return document
 
+
 @dataclass(frozen=True)
 class EntityRecord:
     ref: str
