@@ -59,11 +59,15 @@ def _validate(schema: GraphQLSchema, query: str, rules: tuple[type[ASTValidation
     return validate_document(schema, _parse(query, max_tokens=MAX_TOKENS), rules)
 
 
+def _apply_limits(execution: ExecutionContext) -> None:
+    """The parser's token limit and our validation rules, for both ways an operation is executed."""
+    execution.parse_options["max_tokens"] = MAX_TOKENS
+    execution.validation_rules = (*execution.validation_rules, *LIMIT_RULES)
+
+
 class OperationSteps(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
-        execution = self.execution_context
-        execution.parse_options["max_tokens"] = MAX_TOKENS
-        execution.validation_rules = (*execution.validation_rules, *LIMIT_RULES)
+        _apply_limits(self.execution_context)
         yield
 
     def on_parse(self) -> Iterator[None]:
@@ -89,8 +93,7 @@ class OperationSteps(SchemaExtension):
 def prepared_query(schema: Schema, execution: ExecutionContext) -> bool:
     """Parse and validate as `OperationSteps` does (cached); True if the operation is a query that may
     execute, False for anything the standard path must answer (with its own errors)."""
-    execution.parse_options["max_tokens"] = MAX_TOKENS
-    execution.validation_rules = (*execution.validation_rules, *LIMIT_RULES)
+    _apply_limits(execution)
     if not execution.query:
         return False
     try:

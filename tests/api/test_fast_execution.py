@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +18,8 @@ import pytest
 from graphsvc.api import fast_execution
 from graphsvc.api.context import Context
 from graphsvc.api.schema import schema
-from graphsvc.config import Settings
 from graphsvc.service import CatalogService
-from graphsvc.store import open_store
 
-DEMO = Path(__file__).resolve().parents[2] / "graphsvc" / "demo" / "catalog" / "catalog-info.yaml"
 FULL = "ref kind namespace name title description tags labels annotations links spec apiVersion state removedAt"
 
 PS = '"component:default/payments-service"'
@@ -97,14 +92,6 @@ QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def service(module_store_settings: Settings) -> Iterator[CatalogService]:
-    service = CatalogService(open_store(module_store_settings), module_store_settings)
-    service.register(str(DEMO))
-    yield service
-    service.close()
-
-
 def answer(service: CatalogService, query: str, variables: dict[str, Any]) -> str:
     """The whole answer (data and formatted errors) as JSON text, key order included."""
     result = asyncio.run(schema.execute(query, variable_values=variables, context_value=Context(service=service)))
@@ -119,12 +106,12 @@ def not_verifying(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(("name", "query", "variables"), QUERIES, ids=[q[0] for q in QUERIES])
 def test_planned_answers_equal_standard_answers(
-    service: CatalogService, name: str, query: str, variables: dict[str, Any], not_verifying: None
+    demo_service: CatalogService, name: str, query: str, variables: dict[str, Any], not_verifying: None
 ) -> None:
-    planned = answer(service, query, variables)
+    planned = answer(demo_service, query, variables)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fast_execution.PlannedExecutionContext, "_plan", _give_up)
-        standard = answer(service, query, variables)
+        standard = answer(demo_service, query, variables)
     assert planned == standard
 
 
@@ -138,18 +125,18 @@ PLANNED = [q for q in QUERIES if not q[0].startswith("a bad")]
 
 @pytest.mark.parametrize(("name", "query", "variables"), PLANNED, ids=[q[0] for q in PLANNED])
 def test_plans_answer_queries_without_errors(
-    service: CatalogService, name: str, query: str, variables: dict[str, Any], not_verifying: None
+    demo_service: CatalogService, name: str, query: str, variables: dict[str, Any], not_verifying: None
 ) -> None:
     before = fast_execution.counts()
-    assert '"errors": []' in answer(service, query, variables)
+    assert '"errors": []' in answer(demo_service, query, variables)
     after = fast_execution.counts()
     assert after.gave_up == before.gave_up
     assert after.planned > before.planned
 
 
-def test_a_field_error_is_answered_by_the_standard_execution(service: CatalogService, not_verifying: None) -> None:
+def test_a_field_error_is_answered_by_the_standard_execution(demo_service: CatalogService, not_verifying: None) -> None:
     before = fast_execution.counts()
-    text = answer(service, QUERIES[-3][1], {})
+    text = answer(demo_service, QUERIES[-3][1], {})
     assert fast_execution.counts().gave_up == before.gave_up + 1
     assert json.loads(text)["errors"] == [
         {
@@ -162,7 +149,7 @@ def test_a_field_error_is_answered_by_the_standard_execution(service: CatalogSer
 
 
 def test_verifying_catches_a_plan_that_answers_differently(
-    service: CatalogService, monkeypatch: pytest.MonkeyPatch
+    demo_service: CatalogService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(fast_execution.VERIFY_VARIABLE, "1")
     original = fast_execution._attribute
@@ -173,25 +160,25 @@ def test_verifying_catches_a_plan_that_answers_differently(
 
     monkeypatch.setattr(fast_execution, "_attribute", wrong_names)
     fast_execution.forget_plans()
-    result = json.loads(answer(service, f"{{ entity(ref: {PS}) {{ ref name }} }}", {}))
+    result = json.loads(answer(demo_service, f"{{ entity(ref: {PS}) {{ ref name }} }}", {}))
     assert result["data"] == {"entity": None}
     assert [e["message"] for e in result["errors"]] == ["planned execution of ['entity'] differs from the standard one"]
     before = fast_execution.counts().verified
     monkeypatch.setattr(fast_execution, "_attribute", original)
     fast_execution.forget_plans()
-    assert json.loads(answer(service, f"{{ entity(ref: {PS}) {{ name }} }}", {}))["errors"] == []
+    assert json.loads(answer(demo_service, f"{{ entity(ref: {PS}) {{ name }} }}", {}))["errors"] == []
     assert fast_execution.counts().verified == before + 1
 
 
 def test_a_kept_plan_answers_each_execution_with_its_own_variables(
-    service: CatalogService, not_verifying: None
+    demo_service: CatalogService, not_verifying: None
 ) -> None:
     query = "query($r: String!, $n: Int) { entity(ref: $r) { ref relations(first: $n) { type targetRef } } }"
     cases = [{"r": "component:payments-service", "n": 1}, {"r": "group:payments", "n": 3}, {"r": "group:payments"}]
-    planned = [answer(service, query, variables) for variables in cases]
+    planned = [answer(demo_service, query, variables) for variables in cases]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fast_execution.PlannedExecutionContext, "_plan", _give_up)
-        standard = [answer(service, query, variables) for variables in cases]
+        standard = [answer(demo_service, query, variables) for variables in cases]
     assert planned == standard
     assert [len(json.loads(text)["data"]["entity"]["relations"]) for text in planned[:2]] == [1, 3]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -20,16 +19,14 @@ from graphsvc.api import operation_steps
 from graphsvc.api.context import Context
 from graphsvc.api.response_cache import ResponseCache
 from graphsvc.api.schema import schema
-from graphsvc.config import Settings
 from graphsvc.service import CatalogService
-from graphsvc.store import open_store
-from tests.api.test_fast_execution import DEMO, FULL, QUERIES
+from tests.api.test_fast_execution import FULL, QUERIES
 
 TOO_COSTLY = f"{{ entities(first: 1000) {{ edges {{ node {{ {FULL} relations {{ type targetRef }} }} }} }} }}"
 NOT_LEAN = [
     # (name, query, variables): answered Strawberry's way, errors and all
     ("a syntax error", "{ entity(ref: ", {}),
-    ("an unknown field", "{ entity(ref: \"x\") { nope } }", {}),
+    ("an unknown field", '{ entity(ref: "x") { nope } }', {}),
     ("a mutation", 'mutation { unregisterLocation(target: "nope") { added } }', {}),
     ("a long query", "{ " + "__typename " * 20_000 + "}", {}),
 ]
@@ -38,14 +35,6 @@ LEAN = [
     ("over the cost limit", TOO_COSTLY, {}),
     ("a missing variable", "query($r: String!) { entity(ref: $r) { ref } }", {}),
 ]
-
-
-@pytest.fixture(scope="module")
-def service(module_store_settings: Settings) -> Iterator[CatalogService]:
-    service = CatalogService(open_store(module_store_settings), module_store_settings)
-    service.register(str(DEMO))
-    yield service
-    service.close()
 
 
 def answer(result: Any) -> str:
@@ -75,40 +64,40 @@ def both_ways(service: CatalogService, query: str, variables: dict[str, Any], **
 
 @pytest.mark.parametrize(("name", "query", "variables"), LEAN, ids=[q[0] for q in LEAN])
 def test_queries_answer_the_same_without_the_extension_runner(
-    service: CatalogService, name: str, query: str, variables: dict[str, Any]
+    demo_service: CatalogService, name: str, query: str, variables: dict[str, Any]
 ) -> None:
-    lean, standard, lean_runs = both_ways(service, query, variables)
+    lean, standard, lean_runs = both_ways(demo_service, query, variables)
     assert lean == standard
     assert lean_runs == 1
 
 
 @pytest.mark.parametrize(("name", "query", "variables"), NOT_LEAN, ids=[q[0] for q in NOT_LEAN])
 def test_what_is_not_a_valid_query_goes_strawberrys_way(
-    service: CatalogService, name: str, query: str, variables: dict[str, Any]
+    demo_service: CatalogService, name: str, query: str, variables: dict[str, Any]
 ) -> None:
-    lean, standard, lean_runs = both_ways(service, query, variables)
+    lean, standard, lean_runs = both_ways(demo_service, query, variables)
     assert lean == standard
     assert json.loads(lean)["errors"], "each of these answers with an error"
     assert lean_runs == 0
 
 
-def test_a_query_stopped_by_its_budget_answers_the_same(service: CatalogService) -> None:
-    small = service.settings.model_copy(update={"query_max_response_bytes": 100})
+def test_a_query_stopped_by_its_budget_answers_the_same(demo_service: CatalogService) -> None:
+    small = demo_service.settings.model_copy(update={"query_max_response_bytes": 100})
     query = "{ entities(first: 50) { edges { node { ref relations { type target { ref } } } } } }"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(service, "settings", small)
-        lean, standard, lean_runs = both_ways(service, query, {})
+        patch.setattr(demo_service, "settings", small)
+        lean, standard, lean_runs = both_ways(demo_service, query, {})
     assert lean == standard
     assert json.loads(lean)["errors"][0]["extensions"]["code"] == "RESPONSE_TOO_LARGE"
     assert lean_runs == 1
 
 
-def test_a_kept_answer_is_answered_the_same(service: CatalogService) -> None:
+def test_a_kept_answer_is_answered_the_same(demo_service: CatalogService) -> None:
     """Kept by the lean way, then answered from the cache both ways (the JSON bytes it was kept as)."""
     answers = ResponseCache(1024 * 1024)
     query = '{ entity(ref: "component:default/payments-service") { ref owner { ref } } }'
-    first, _, _ = both_ways(service, query, {}, answers=answers)
+    first, _, _ = both_ways(demo_service, query, {}, answers=answers)
     assert len(answers) == 1
-    lean, standard, lean_runs = both_ways(service, query, {}, answers=answers)
+    lean, standard, lean_runs = both_ways(demo_service, query, {}, answers=answers)
     assert lean == standard == first
     assert lean_runs == 1
