@@ -24,17 +24,20 @@ answer may hold.
 - Fragments and inline fragments count as if each applied (an upper bound where type conditions differ).
 
 The same number routes the operation to a worker pool (`graphsvc.api.app.ExecutionThreads`), so it is cached
-per query text, operation and variables: a point query pays a dictionary lookup.
+per query text, operation and the values of the variables it can depend on (those inside the arguments the
+model reads, `COST_ARGUMENTS`): a point query asked for another ref pays a dictionary lookup, not a walk.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 import orjson
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     ExecutionResult,
     FieldNode,
@@ -46,7 +49,12 @@ from graphql import (
     GraphQLNamedType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    Node,
+    ObjectValueNode,
     SelectionSetNode,
+    ValueNode,
+    VariableNode,
     get_named_type,
     get_nullable_type,
     get_operation_ast,
@@ -99,6 +107,9 @@ def request_cost(
     if not isinstance(query, str):
         return None
     values = variables if isinstance(variables, dict) else {}
+    read = _cost_variables(query)
+    if read is not None:
+        values = {name: value for name, value in values.items() if name in read}
     return _request_cost(schema, query, operation_name, canonical_variables(values))
 
 
@@ -117,6 +128,53 @@ def _request_cost(schema: GraphQLSchema, query: str, operation_name: str | None,
     if document is None:
         return None
     return estimate(schema, document, json.loads(variables), operation_name)
+
+
+COST_ARGUMENTS = frozenset({"first", "depth", "maxDepth", "relations", "direction", "transitive"})
+"""The arguments whose values the estimate reads (`_page`, `_reach`, `_root_reach`, `_entity_bound`); a
+variable used nowhere inside one cannot change the cost."""
+
+
+@lru_cache(maxsize=1000)
+def _cost_variables(query: str) -> frozenset[str] | None:
+    """The names of the variables used inside a `COST_ARGUMENTS` argument anywhere in the document (every
+    operation and fragment); None when it does not parse."""
+    document = _parsed(query)
+    if document is None:
+        return None
+    return frozenset(
+        variable.name.value
+        for argument in _arguments(document)
+        if argument.name.value in COST_ARGUMENTS
+        for variable in _variables_in(argument.value)
+    )
+
+
+def _arguments(node: Any) -> Iterator[ArgumentNode]:
+    """Every argument node below `node`, without recursion (a document may nest up to the token limit)."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, ArgumentNode):
+            yield current
+        for key in current.keys:
+            child = getattr(current, key, None)
+            if isinstance(child, Node):
+                pending.append(child)
+            elif isinstance(child, tuple | list):
+                pending.extend(item for item in child if isinstance(item, Node))
+
+
+def _variables_in(value: ValueNode) -> Iterator[VariableNode]:
+    pending: list[Any] = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, VariableNode):
+            yield current
+        elif isinstance(current, ListValueNode):
+            pending.extend(current.values)
+        elif isinstance(current, ObjectValueNode):
+            pending.extend(field.value for field in current.fields)
 
 
 @lru_cache(maxsize=1000)

@@ -13,7 +13,7 @@ import yaml
 from starlette.testclient import TestClient
 
 from graphsvc.api.app import create_app
-from graphsvc.api.cost import request_cost
+from graphsvc.api.cost import _request_cost, request_cost
 from graphsvc.api.schema import schema
 from graphsvc.config import Settings
 from graphsvc.service import CatalogService
@@ -154,6 +154,33 @@ def test_the_estimate(query: str, variables: dict[str, Any], cost: int) -> None:
     assert request_cost(schema._schema, query, variables) == cost
 
 
+COST_VARIABLES_QUERY = (
+    "query($r: String!, $n: Int, $d: Int, $a: String, $b: String, $how: Direction) { entity(ref: $r) { "
+    "dependencies(depth: $d, first: $n) { ref } walk(relations: [$a, $b], direction: $how) { ref } } }"
+)
+"""The entity 1, plus `dependencies`: 1 + its reach (depth x 20) + its page (first, at most its reach) x 1,
+plus `walk`: 1 + its reach (depth x 20 x relation types, twice with BOTH) + its page x 1."""
+
+
+@pytest.mark.parametrize(
+    ("variables", "cost"),
+    [
+        ({"r": "component:a"}, 1 + (1 + 20 + 20) + (1 + 20 + 20)),
+        ({"r": "component:b"}, 1 + (1 + 20 + 20) + (1 + 20 + 20)),  # another ref: the same cost (cached)
+        ({"r": "component:a", "n": 5}, 1 + (1 + 20 + 5) + (1 + 20 + 20)),
+        ({"r": "component:a", "d": 3}, 1 + (1 + 60 + 60) + (1 + 20 + 20)),
+        ({"r": "component:a", "how": "BOTH"}, 1 + (1 + 20 + 20) + (1 + 40 + 40)),
+        ({"r": "component:a", "a": "dependsOn", "b": "partOf"}, 1 + (1 + 20 + 20) + (1 + 40 + 40)),
+        ({"r": "component:a", "a": "dependsOn", "b": "dependsOn"}, 1 + (1 + 20 + 20) + (1 + 20 + 20)),
+    ],
+)
+def test_the_estimate_is_kept_per_value_of_the_variables_it_reads(variables: dict[str, Any], cost: int) -> None:
+    """The cost is cached per query text and the values of the variables used inside the arguments it reads
+    (first, depth, relations, direction, ...): a variable used elsewhere (a ref) does not change it, one of
+    those does, inside a list too."""
+    assert request_cost(schema._schema, COST_VARIABLES_QUERY, variables) == cost
+
+
 def test_lists_below_an_entity_are_pages_in_their_order(served: Served) -> None:
     http, _ = served
     got = data(
@@ -205,3 +232,11 @@ def test_a_costly_query_executes_in_a_worker_process_with_the_same_answer(served
     assert len(answer["entities"]["edges"]) == 13
     in_process = data(http, costly.replace("first: 100", "first: 13"))  # cost 301: executed here
     assert answer == in_process and len(opened) == 3
+
+
+def test_a_point_query_asked_for_another_ref_reuses_the_kept_estimate() -> None:
+    """A point query's ref differs from request to request: its estimate is looked up, not walked again."""
+    request_cost(schema._schema, COST_VARIABLES_QUERY, {"r": "component:first", "n": 7})
+    hits = _request_cost.cache_info().hits
+    request_cost(schema._schema, COST_VARIABLES_QUERY, {"r": "component:second", "n": 7})
+    assert _request_cost.cache_info().hits == hits + 1
