@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
 import orjson
 
+LONG_NUMBER = re.compile(r"\d{19}")
+"""Nineteen digits in a row: a number that may be an integer past 64 bits, which orjson reads as a float
+(18446744073709551616 as 1.8446744073709552e+19) without saying so; such a document (or one holding a string
+of that many digits) is read by Python's parser, exactly."""
+
 
 def parse_document(document_json: str) -> dict[str, Any]:
     """A stored document, by orjson (3x faster than `json.loads`: a page of full entities parses hundreds);
-    what it refuses and Python's parser reads (NaN, integers past 64 bits, lone surrogates) the standard
-    parser does."""
+    what it refuses (NaN, lone surrogates) or could misread (`LONG_NUMBER`) the standard parser reads."""
+    if LONG_NUMBER.search(document_json):
+        return json.loads(document_json)  # type: ignore[no-any-return]
     try:
         document: dict[str, Any] = orjson.loads(document_json)
     except orjson.JSONDecodeError:
