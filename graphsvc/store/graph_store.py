@@ -58,6 +58,10 @@ MAX_PAGE = 10_000
 """The largest page a caller may ask for; the store reads one row more, so that it can tell another follows."""
 
 
+REVERSE_TYPES = {label: REVERSE_RELATION[name] for label, name in FORWARD_TYPES.items()}
+"""Edge label -> the Backstage relation type its target holds (ownedBy's edge reads ownerOf from the owner)."""
+
+
 class GraphStore:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -340,16 +344,17 @@ class GraphStore:
         at = as_of is not None
 
         def both_directions(store: GraphStore) -> dict[str, list[RelationRow]]:
-            found: dict[str, set[RelationRow]] = {ref: set() for ref in refs}
+            # (type, target) pairs first, the rows made once sorted: a page's relations are thousands of rows
+            found: dict[str, set[tuple[str, str]]] = {ref: set() for ref in refs}
             for ref, label, other in store._from_each(
                 refs, lambda batched: self.statements.relations("out", at, batched), as_of
             ):
-                found[ref].add(RelationRow(FORWARD_TYPES[label], other, ref))
+                found[ref].add((FORWARD_TYPES[label], other))
             for ref, label, other in store._from_each(
                 refs, lambda batched: self.statements.relations("in", at, batched), as_of
             ):
-                found[ref].add(RelationRow(REVERSE_RELATION[FORWARD_TYPES[label]], other, ref))
-            return {ref: sorted(rows) for ref, rows in found.items()}
+                found[ref].add((REVERSE_TYPES[label], other))
+            return {ref: [RelationRow(t, o, ref) for t, o in sorted(pairs)] for ref, pairs in found.items()}
 
         return self.in_one_state(both_directions)
 

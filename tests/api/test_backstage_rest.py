@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from starlette.testclient import TestClient
 
 from bench.record_backstage_golden import FIXTURE_ROOTS, GENERATED_SIZE, PEER, resolve_path
 from graphsvc.api.app import create_app
+from graphsvc.api.backstage.entity_shape import ENTITY_UID_NAMESPACE, entity_uid
 from graphsvc.api.backstage.search import search_rows, search_rows_of
 from graphsvc.api.response_cache import ResponseCache
 from graphsvc.config import Settings
@@ -629,3 +631,11 @@ def test_a_body_that_is_not_json_is_an_input_error(fixture_catalog: Catalog) -> 
     ]:
         answer = http.post("/api/catalog/entities/by-refs", content=content, headers=headers)
         assert (answer.status_code, answer.json()["error"]["message"]) == (400, message)
+
+
+@pytest.mark.parametrize(
+    "ref", ["component:default/a", "group:payments/ü-team", "resource:default/数据库", "api:default/" + "z" * 300, ""]
+)
+def test_an_entitys_uid_is_the_uuid5_of_its_ref(ref: str) -> None:
+    """`entity_uid` writes the UUIDv5 out by hand (no UUID object): the same text as `uuid.uuid5`."""
+    assert entity_uid.__wrapped__(ref) == str(uuid.uuid5(ENTITY_UID_NAMESPACE, ref))

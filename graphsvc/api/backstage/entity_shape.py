@@ -27,10 +27,18 @@ ENTITY_UID_NAMESPACE = uuid.UUID("1b671a64-40d5-491e-99b0-da01ff1f3341")
 """The UUIDv5 namespace of entity uids (Backstage's uids are version 4; ours only need to be stable)."""
 
 
+NAMESPACE_BYTES = ENTITY_UID_NAMESPACE.bytes
+
+
 @lru_cache(maxsize=100_000)
 def entity_uid(ref: str) -> str:
-    """Kept per ref (a pure function): a listing of 10,000 entities spent 0.13 s deriving them."""
-    return str(uuid.uuid5(ENTITY_UID_NAMESPACE, ref))
+    """`str(uuid.uuid5(ENTITY_UID_NAMESPACE, ref))`, written out (a third of the time: no UUID object), and
+    kept per ref (a pure function): a listing of 10,000 entities spent 0.13 s deriving them."""
+    digest = bytearray(hashlib.sha1(NAMESPACE_BYTES + ref.encode()).digest()[:16])  # noqa: S324 - RFC 4122 v5
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def backstage_entity(
