@@ -21,11 +21,12 @@ from ingestors.documents import CatalogDocument, DocumentStream, ReadResult
 from tests.store.catalog_builder import component, entity, group
 
 T0, T1, T2 = 1_000_000, 2_000_000, 3_000_000
-BATCH, STAGE = 40, 10
+FIRST_BATCH, BATCH, STAGE = 10, 40, 10
 
 
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync, "FIRST_BATCH_SIZE", FIRST_BATCH)
     monkeypatch.setattr(sync, "BATCH_SIZE", BATCH)
     monkeypatch.setattr(sync, "STAGE_SIZE", STAGE)
 
@@ -102,7 +103,7 @@ def test_the_writer_is_given_batches_of_at_most_batch_size(store: GraphStore, mo
     monkeypatch.setattr(store, "write", counting)
     summary = sync_source(store, streamed([("file:/c.yaml", chain(1_000))]), source="s", at=T0)
     assert summary.added == 1_000
-    assert written == [BATCH] * 25
+    assert written == [FIRST_BATCH, 2 * FIRST_BATCH, *[BATCH] * 24, 10]  # doubling from the first, then BATCH
 
 
 def catalog_before() -> list[tuple[str, list[Any]]]:
