@@ -50,7 +50,6 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     ListValueNode,
-    Node,
     ObjectValueNode,
     SelectionSetNode,
     ValueNode,
@@ -63,6 +62,7 @@ from graphql import (
 from graphql.utilities import value_from_ast_untyped
 from strawberry.types import ExecutionContext
 
+from graphsvc.api.document_nodes import nodes_below
 from graphsvc.api.entities import MAX_DEPTH
 from graphsvc.api.limits import DEFAULT_FIRST, MAX_BULK_FIRST, MAX_QUERY_DEPTH, MAX_TOKENS
 from graphsvc.api.traversals import DEFAULT_MAX_DEPTH
@@ -150,19 +150,8 @@ def _cost_variables(query: str) -> frozenset[str] | None:
     )
 
 
-def _arguments(node: Any) -> Iterator[ArgumentNode]:
-    """Every argument node below `node`, without recursion (a document may nest up to the token limit)."""
-    pending = [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, ArgumentNode):
-            yield current
-        for key in current.keys:
-            child = getattr(current, key, None)
-            if isinstance(child, Node):
-                pending.append(child)
-            elif isinstance(child, tuple | list):
-                pending.extend(item for item in child if isinstance(item, Node))
+def _arguments(document: DocumentNode) -> Iterator[ArgumentNode]:
+    return (node for node in nodes_below(document) if isinstance(node, ArgumentNode))
 
 
 def _variables_in(value: ValueNode) -> Iterator[VariableNode]:

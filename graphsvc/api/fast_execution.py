@@ -44,7 +44,6 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
-    Node,
     OperationType,
     Undefined,
     is_abstract_type,
@@ -59,6 +58,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 
 from graphsvc.api.budget import tallying
+from graphsvc.api.document_nodes import nodes_below
 
 logger = logging.getLogger(__name__)
 
@@ -482,18 +482,10 @@ def _call(resolver: Any, slot: int) -> Getter:
 def _fixed_selections(operation: Any, fragments: dict[str, Any]) -> bool:
     """Whether the operation selects the same fields whatever its variables: no @skip, @include, @defer or
     @stream anywhere in it or its fragments (their conditions may be variables)."""
-    pending = [operation, *fragments.values()]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, DirectiveNode) and node.name.value in ("skip", "include", "defer", "stream"):
-            return False
-        for key in node.keys:
-            value = getattr(node, key, None)
-            if isinstance(value, Node):
-                pending.append(value)
-            elif isinstance(value, tuple | list):
-                pending.extend(child for child in value if isinstance(child, Node))
-    return True
+    return not any(
+        isinstance(node, DirectiveNode) and node.name.value in ("skip", "include", "defer", "stream")
+        for node in nodes_below(operation, *fragments.values())
+    )
 
 
 def _verifying() -> bool:
