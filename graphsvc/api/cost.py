@@ -31,7 +31,6 @@ model reads, `COST_ARGUMENTS`): a point query asked for another ref pays a dicti
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -49,10 +48,7 @@ from graphql import (
     GraphQLNamedType,
     GraphQLSchema,
     InlineFragmentNode,
-    ListValueNode,
-    ObjectValueNode,
     SelectionSetNode,
-    ValueNode,
     VariableNode,
     get_named_type,
     get_nullable_type,
@@ -144,26 +140,11 @@ def _cost_variables(query: str) -> frozenset[str] | None:
         return None
     return frozenset(
         variable.name.value
-        for argument in _arguments(document)
-        if argument.name.value in COST_ARGUMENTS
-        for variable in _variables_in(argument.value)
+        for argument in nodes_below(document)
+        if isinstance(argument, ArgumentNode) and argument.name.value in COST_ARGUMENTS
+        for variable in nodes_below(argument.value)
+        if isinstance(variable, VariableNode)
     )
-
-
-def _arguments(document: DocumentNode) -> Iterator[ArgumentNode]:
-    return (node for node in nodes_below(document) if isinstance(node, ArgumentNode))
-
-
-def _variables_in(value: ValueNode) -> Iterator[VariableNode]:
-    pending: list[Any] = [value]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, VariableNode):
-            yield current
-        elif isinstance(current, ListValueNode):
-            pending.extend(current.values)
-        elif isinstance(current, ObjectValueNode):
-            pending.extend(field.value for field in current.fields)
 
 
 @lru_cache(maxsize=1000)
